@@ -1,0 +1,33 @@
+# The two front-door commands: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the project needs: a CJK font for posters and PDFs, QR and PDF tools for
+# honest tests, Chromium for the console's browser tests.
+SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
+
+.PHONY: run test install system-packages lint bench
+
+run: install
+	$(BIN)/python -m wagedispute.launcher
+
+test: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m pytest tests/bench -m bench -s
+
+install: system-packages $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+system-packages:
+	@bash .ci/system-packages $(SYSTEM_PACKAGES)

@@ -1,0 +1,60 @@
+"""Alembic environment: the app's engine and the models' metadata (Flask-Migrate)."""
+
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+
+import wagedispute.models  # noqa: F401  (registers every table on the metadata)
+
+config = context.config
+# Keep the app's own loggers: Alembic's default would silence them.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+target_db = current_app.extensions["migrate"].db
+# Flask-SQLAlchemy 3: ``db.engine`` (``get_engine()`` is deprecated and warns).
+engine = target_db.engine
+config.set_main_option(
+    "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+)
+
+
+def run_migrations_offline():
+    """Emit SQL without a connection."""
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_db.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    """Run against the app's engine."""
+
+    def process_revision_directives(context, revision, directives):
+        # An autogenerate that finds nothing writes no empty revision.
+        if getattr(config.cmd_opts, "autogenerate", False):
+            script = directives[0]
+            if script.upgrade_ops.is_empty():
+                directives[:] = []
+                logger.info("No changes in schema detected.")
+
+    conf_args = dict(current_app.extensions["migrate"].configure_args)
+    conf_args.setdefault("process_revision_directives", process_revision_directives)
+    conf_args.setdefault("compare_type", True)
+
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

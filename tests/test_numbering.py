@@ -1,0 +1,65 @@
+"""Public case numbers are unique and consecutive per year, even under concurrent intake."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from wagedispute.database import db
+from wagedispute.models import CaseNumberCounter
+from wagedispute.numbering import next_case_number
+
+
+def test_number_has_district_year_and_six_digits(app):
+    number = next_case_number(db.session, "YT", datetime(2026, 3, 1, tzinfo=UTC), "Asia/Shanghai")
+    db.session.commit()
+    assert number == "YT-2026-000001"
+    assert re.fullmatch(r"YT-\d{4}-\d{6}", number)
+
+
+def test_year_follows_china_time_not_utc(app):
+    # 2026-12-31 17:00 UTC is already 2027-01-01 01:00 in Shanghai.
+    number = next_case_number(
+        db.session, "YT", datetime(2026, 12, 31, 17, tzinfo=UTC), "Asia/Shanghai"
+    )
+    db.session.commit()
+    assert number == "YT-2027-000001"
+
+
+def test_rolled_back_intake_gives_its_number_back(app):
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    next_case_number(db.session, "YT", now, "Asia/Shanghai")
+    db.session.rollback()
+    assert next_case_number(db.session, "YT", now, "Asia/Shanghai") == "YT-2026-000001"
+    db.session.commit()
+
+
+def test_concurrent_intakes_never_share_a_number(app):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(12)
+
+    def take() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                numbers.append(next_case_number(db.session, "YT", now, "Asia/Shanghai"))
+                db.session.commit()
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(numbers) == [f"YT-2026-{n:06d}" for n in range(1, 13)]
+    counter = db.session.scalars(sa.select(CaseNumberCounter)).one()
+    assert counter.value == 12

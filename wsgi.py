@@ -1,0 +1,3 @@
+from handlers import create_web_app
+
+app = create_web_app()
