@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # honest tests, Chromium for the console's browser tests.
 SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
 
-.PHONY: run test install system-packages lint bench
+.PHONY: run test install system-packages bench migration
 
 run: install
 	$(BIN)/python -m wagedispute.launcher
@@ -31,3 +31,10 @@ $(STAMP): pyproject.toml
 
 system-packages:
 	@bash .ci/system-packages $(SYSTEM_PACKAGES)
+
+# Regenerate the initial migration from the models (allowed until the first production release).
+migration: install
+	rm -f migrations/versions/*.py
+	tmp=$$(mktemp -d) && WAGEDISPUTE_DATABASE_URL=sqlite:///$$tmp/m.sqlite3 WAGEDISPUTE_SECRET_KEY=x \
+	  $(BIN)/flask --app wsgi db migrate -m "initial schema" --rev-id 0001 && rm -rf $$tmp
+	sed -i 's/astext_type=Text()/astext_type=sa.Text()/g' migrations/versions/*.py

@@ -24,8 +24,8 @@ migrate = Migrate()
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the core app: configuration, database, migrations, Redis, queues and CLI."""
-    app = Flask("wagedispute", instance_relative_config=True)
     settings = load_settings(config)
+    app = Flask("wagedispute", instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
 
     database_url = settings["DATABASE_URL"] or sqlite_url(app.instance_path)

@@ -13,6 +13,8 @@ ENV_PREFIX = "WAGEDISPUTE_"
 class Config:
     """Defaults for every setting; each may be overridden by ``WAGEDISPUTE_<NAME>``."""
 
+    # ``None`` means the ``instance/`` folder beside the package (Flask's default).
+    INSTANCE_PATH: str | None = None
     # ``None`` means "SQLite under the app's instance folder" (the zero-setup default).
     DATABASE_URL: str | None = None
     REDIS_URL: str = "redis://127.0.0.1:6379/0"

@@ -96,7 +96,8 @@ def main() -> int:
     env.setdefault("WAGEDISPUTE_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     embedded = None
     if not env.get("WAGEDISPUTE_REDIS_URL"):
-        env["WAGEDISPUTE_REDIS_URL"], embedded = _start_embedded_redis(REPO_ROOT / "instance")
+        instance = Path(env.get("WAGEDISPUTE_INSTANCE_PATH") or REPO_ROOT / "instance")
+        env["WAGEDISPUTE_REDIS_URL"], embedded = _start_embedded_redis(instance)
         log.info("embedded Redis at %s", env["WAGEDISPUTE_REDIS_URL"])
 
     stopping = False

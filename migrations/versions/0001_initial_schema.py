@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1716e69d75d9
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:34:04.204049
+Create Date: 2026-11-26 07:42:39.690963
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import wagedispute.database
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '1716e69d75d9'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
