@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:42:39.690963
+Create Date: 2026-11-26 07:43:08.367253
 
 """
 from alembic import op
@@ -195,8 +195,16 @@ def upgrade():
     sa.Column('created_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('dispatched_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_contact_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('dispatch_due_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accept_due_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('contact_due_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolve_due_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('clock_paused_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalation_level', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint('amount_owed_fen >= 0', name=op.f('ck_cases_amount_not_negative')),
     sa.CheckConstraint('workers_affected >= 1', name=op.f('ck_cases_workers_positive')),
@@ -212,6 +220,7 @@ def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_complainant_id'), ['complainant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_dispatch_due_at'), ['dispatch_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_foreman_id'), ['foreman_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_group_id'), ['group_id'], unique=False)
         batch_op.create_index('ix_cases_status_urgency_created', ['status', 'created_at'], unique=False)
@@ -336,6 +345,7 @@ def downgrade():
         batch_op.drop_index('ix_cases_status_urgency_created')
         batch_op.drop_index(batch_op.f('ix_cases_group_id'))
         batch_op.drop_index(batch_op.f('ix_cases_foreman_id'))
+        batch_op.drop_index(batch_op.f('ix_cases_dispatch_due_at'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))
         batch_op.drop_index(batch_op.f('ix_cases_complainant_id'))
 

@@ -87,8 +87,19 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # SLA clocks (DESIGN.md §5): deadlines on the working-day calendar, set by the clocks service.
+    dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While waiting for the worker the clocks stop; deadlines move by the paused time on resume.
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 0 none, 1 assignee reminded, 2 foreman told, 3 flagged to the bureau.
+    escalation_level: Mapped[int] = mapped_column(default=0)
     # Optimistic lock: two concurrent transitions cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 
