@@ -202,3 +202,30 @@ def make_case(app: Flask, district: dict[str, Any]) -> Callable[..., Any]:
         return case
 
     return make
+
+
+@pytest.fixture
+def drain(app: Flask) -> Callable[[], int]:
+    """Relay the outbox and run every queued job with a real RQ worker in burst mode."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from wagedispute.outbox import relay_pending
+    from wagedispute.queues import QUEUE_NAMES, get_queue, get_redis
+
+    def drain_all() -> int:
+        relayed = 0
+        for _ in range(20):
+            moved = relay_pending()
+            relayed += moved
+            worker = SimpleWorker(
+                [get_queue(name) for name in QUEUE_NAMES],
+                connection=get_redis(),
+                serializer=JSONSerializer,
+            )
+            worker.work(burst=True, with_scheduler=False)
+            if not moved:
+                break
+        return relayed
+
+    return drain_all

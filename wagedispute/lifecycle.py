@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from wagedispute.actors import Actor, get_case_for
-from wagedispute.database import db, utcnow
+from wagedispute.clocks import apply_clocks, db_now
+from wagedispute.database import db
 from wagedispute.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
 from wagedispute.models import (
     OPEN_STATUSES,
@@ -23,6 +24,7 @@ from wagedispute.models import (
     Role,
     Urgency,
 )
+from wagedispute.outbox import wake_relay
 
 S = CaseStatus
 R = Role
@@ -120,6 +122,7 @@ def transition_case(
     except Exception:
         db.session.rollback()
         raise
+    wake_relay()
     return case
 
 
@@ -131,7 +134,7 @@ def _apply_step(
     request: StepRequest,
 ) -> dict[str, Any]:
     """Validate the step's own requirements and change the case; return the event's data."""
-    now = utcnow()
+    now = db_now()
     data: dict[str, Any] = {"message": WORKER_MESSAGES[to_status]}
     reason = (request.reason or "").strip()
     reassigning = to_status == S.DISPATCHED and from_status in {
@@ -172,6 +175,8 @@ def _apply_step(
     elif to_status in {S.CLOSED, S.REJECTED, S.WITHDRAWN}:
         case.closed_at = now
 
+    # Before the status changes: the clocks need the status the case leaves.
+    apply_clocks(case, to_status, now)
     case.status = to_status
     case.updated_at = now
     return data
@@ -212,6 +217,7 @@ def open_case(case: Case, actor: Actor, *, event_data: dict[str, Any] | None = N
     case.status = S.RECEIVED
     db.session.add(case)
     db.session.flush()
+    apply_clocks(case, S.RECEIVED, db_now())
     event = CaseEvent(
         case_id=case.id,
         kind="status",

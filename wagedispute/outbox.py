@@ -1,0 +1,249 @@
+"""The outbox: side effects owed after a commit, moved to RQ by a relay and re-driven by a
+reconciler, so that a crashed worker or an emptied Redis loses nothing.
+
+PostgreSQL is the truth and Redis a wake-up call: a row is ``pending`` until the relay has put
+its job on a queue (``enqueued``), and ``done`` once the job's effect is committed. Whatever the
+database says is due but not done is re-driven.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from typing import Any
+
+import sqlalchemy as sa
+from redis.exceptions import RedisError
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from wagedispute.database import db, utcnow
+from wagedispute.models import Outbox, OutboxState
+from wagedispute.queues import get_queue, get_redis
+
+log = logging.getLogger(__name__)
+
+WAKE_KEY = "wd:relay:wake"
+# An enqueued row younger than this is left alone: its job is on its way.
+SETTLE_SECONDS = 5
+# A started job without a heartbeat for this long belongs to a dead worker.
+ABANDONED_SECONDS = 45
+JOB_TIMEOUT_SECONDS = 60
+RETRY_BACKOFF_SECONDS = (5, 30, 120, 600)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """Where an outbox row's job runs and which service function carries out its effect."""
+
+    queue: str
+    handler: str  # "module:function", called with the Outbox row's id
+
+
+TOPICS: dict[str, Topic] = {
+    "case_step": Topic("dispatch", "wagedispute.notifications:notify_case_step"),
+    "breach_notify": Topic("notify", "wagedispute.notifications:notify_breach"),
+    "foreman_auto_dispatch": Topic("notify", "wagedispute.notifications:notify_auto_dispatch"),
+    "wechat_push": Topic("notify", "wagedispute.push:apply_push_message"),
+}
+
+
+def job_id_for(outbox_id: int) -> str:
+    """Deterministic: enqueueing a row twice replaces one job rather than adding another."""
+    return f"outbox-{outbox_id}"
+
+
+def wake_relay() -> None:
+    """Nudge the relay after a commit; harmless to lose (it also polls)."""
+    try:
+        get_redis().lpush(WAKE_KEY, 1)
+    except RedisError:
+        log.warning("relay wake-up not sent: Redis unavailable")
+
+
+def wait_for_wake(timeout_seconds: float) -> None:
+    """Block until a wake-up arrives or the timeout passes (the relay's idle loop)."""
+    redis = get_redis()
+    if redis.blpop([WAKE_KEY], timeout=timeout_seconds):
+        redis.delete(WAKE_KEY)
+
+
+def relay_pending(limit: int = 100) -> int:
+    """Move due ``pending`` rows to their queues, then mark them ``enqueued``; one batch.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several relays share the work. A crash after
+    the enqueue and before the commit leaves the rows pending: they are enqueued again under
+    the same job id, and the job's effect is idempotent.
+    """
+    now = utcnow()
+    stmt = (
+        sa.select(Outbox)
+        .where(Outbox.state == OutboxState.PENDING, Outbox.due_at <= now)
+        .order_by(Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    try:
+        rows = db.session.scalars(stmt).all()
+        if not rows:
+            db.session.rollback()
+            return 0
+        by_queue: dict[str, list[Any]] = {}
+        for row in rows:
+            topic = TOPICS.get(row.topic)
+            if topic is None:
+                row.state = OutboxState.FAILED
+                row.last_error = f"unknown topic {row.topic}"
+                continue
+            queue = get_queue(topic.queue)
+            by_queue.setdefault(topic.queue, []).append(
+                queue.prepare_data(
+                    "wagedispute.jobs.run_outbox",
+                    args=(row.id,),
+                    job_id=job_id_for(row.id),
+                    timeout=JOB_TIMEOUT_SECONDS,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    retry=Retry(max=3, interval=[2, 10, 30]),
+                )
+            )
+            row.state = OutboxState.ENQUEUED
+            row.enqueued_at = now
+        for name, jobs in by_queue.items():
+            get_queue(name).enqueue_many(jobs)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(rows)
+
+
+def run_outbox_row(outbox_id: int) -> None:
+    """Carry out one row's effect (the job body); a row already done is left alone."""
+    row = db.session.get(Outbox, outbox_id)
+    if row is None or row.state == OutboxState.DONE:
+        db.session.rollback()
+        return
+    topic = TOPICS[row.topic]
+    module_name, _, function_name = topic.handler.partition(":")
+    handler = getattr(import_module(module_name), function_name)
+    db.session.rollback()
+    handler(outbox_id)
+    mark_done(outbox_id)
+
+
+def mark_done(outbox_id: int) -> None:
+    """Record that a row's effect is committed."""
+    db.session.execute(
+        sa.update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.state != OutboxState.DONE)
+        .values(state=OutboxState.DONE, done_at=utcnow())
+    )
+    db.session.commit()
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciler pass found and re-drove."""
+
+    missing: int = 0
+    failed: int = 0
+    abandoned: int = 0
+
+
+def reconcile(now: datetime | None = None) -> ReconcileReport:
+    """Re-drive every enqueued row whose job Redis lost, that failed for good, or whose worker
+    died; clean the abandoned jobs out of RQ's started registries rather than wait for RQ."""
+    now = now or utcnow()
+    report = ReconcileReport()
+    redis = get_redis()
+    rows = db.session.scalars(
+        sa.select(Outbox).where(
+            Outbox.state == OutboxState.ENQUEUED,
+            Outbox.enqueued_at <= now - timedelta(seconds=SETTLE_SECONDS),
+        )
+    ).all()
+    try:
+        for row in rows:
+            verdict = _job_verdict(redis, row, now)
+            if verdict is None:
+                continue
+            setattr(report, verdict, getattr(report, verdict) + 1)
+            row.state = OutboxState.PENDING
+            row.attempts += 1
+            row.last_error = f"re-driven: job {verdict}"
+            backoff = 0 if verdict != "failed" else _backoff(row.attempts)
+            row.due_at = now + timedelta(seconds=backoff)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if report.missing or report.failed or report.abandoned:
+        log.warning("reconciler re-drove %s", report)
+        wake_relay()
+    return report
+
+
+def _backoff(attempts: int) -> int:
+    return RETRY_BACKOFF_SECONDS[min(attempts, len(RETRY_BACKOFF_SECONDS)) - 1]
+
+
+def _job_verdict(redis: Any, row: Outbox, now: datetime) -> str | None:
+    """Why the row's job will not finish on its own, or None while it still may."""
+    try:
+        job = Job.fetch(job_id_for(row.id), connection=redis, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return "missing"
+    status = job.get_status(refresh=False)
+    if status in {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}:
+        return "failed"
+    if status == JobStatus.STARTED:
+        last_sign = job.last_heartbeat or job.started_at or job.enqueued_at
+        if last_sign.tzinfo is None:
+            last_sign = last_sign.replace(tzinfo=UTC)
+        if (now - last_sign).total_seconds() > ABANDONED_SECONDS:
+            StartedJobRegistry(job.origin, connection=redis).remove_executions(job)
+            return "abandoned"
+    return None
+
+
+# Periodic maintenance the relay process runs: (interval seconds, "module:function").
+PERIODIC: list[tuple[int, str]] = []
+
+
+def run_relay(*, stop: Any, reconcile_every: float = 10.0, idle_wait: float = 0.5) -> None:
+    """The relay process: move pending rows to RQ as they appear, reconcile every few seconds,
+    and run periodic maintenance; survives Redis and database outages by retrying."""
+    import time
+
+    last_reconcile = 0.0
+    last_periodic: dict[str, float] = {}
+    while not stop.is_set():
+        try:
+            moved = relay_pending()
+            now = time.monotonic()
+            if now - last_reconcile >= reconcile_every:
+                reconcile()
+                last_reconcile = now
+            for interval, target in PERIODIC:
+                if now - last_periodic.get(target, 0.0) >= interval:
+                    _run_periodic(target)
+                    last_periodic[target] = now
+            if not moved:
+                wait_for_wake(idle_wait)
+        except Exception:
+            db.session.rollback()
+            log.exception("relay pass failed; retrying")
+            stop.wait(1.0)
+        finally:
+            db.session.remove()
+
+
+def _run_periodic(target: str) -> None:
+    module_name, _, function_name = target.partition(":")
+    getattr(import_module(module_name), function_name)()
