@@ -46,3 +46,12 @@ def run_outbox(outbox_id: int) -> None:
     from wagedispute.outbox import run_outbox_row
 
     run_outbox_row(outbox_id)
+
+
+@in_app_context
+def run_periodic(target: str) -> None:
+    """Run one periodic maintenance service named "module:function"."""
+    from importlib import import_module
+
+    module_name, _, function_name = target.partition(":")
+    getattr(import_module(module_name), function_name)()

@@ -143,6 +143,7 @@ def main() -> int:
             Child("worker-dispatch", [*worker, "--with-scheduler", "dispatch"], restart=True),
             Child("worker-notify", [*worker, "notify"], restart=True),
             Child("worker-maintenance", [*worker, "maintenance"], restart=True),
+            Child("relay", [*flask, "relay"], restart=True),
         ]
         for child in children:
             _start(child, env)

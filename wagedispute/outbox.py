@@ -232,7 +232,7 @@ def run_relay(*, stop: Any, reconcile_every: float = 10.0, idle_wait: float = 0.
                 last_reconcile = now
             for interval, target in PERIODIC:
                 if now - last_periodic.get(target, 0.0) >= interval:
-                    _run_periodic(target)
+                    _run_periodic(target, interval)
                     last_periodic[target] = now
             if not moved:
                 wait_for_wake(idle_wait)
@@ -244,6 +244,19 @@ def run_relay(*, stop: Any, reconcile_every: float = 10.0, idle_wait: float = 0.
             db.session.remove()
 
 
-def _run_periodic(target: str) -> None:
-    module_name, _, function_name = target.partition(":")
-    getattr(import_module(module_name), function_name)()
+def _run_periodic(target: str, interval: int) -> None:
+    """Put one maintenance run per interval on the maintenance queue; a Redis claim on the
+    interval makes relays running side by side enqueue it once."""
+    import time
+
+    bucket = int(time.time() // interval)
+    claim = f"wd:periodic:{target}:{bucket}"
+    if not get_redis().set(claim, 1, nx=True, ex=interval * 2):
+        return
+    get_queue("maintenance").enqueue(
+        "wagedispute.jobs.run_periodic",
+        args=(target,),
+        job_id=f"periodic-{target.replace(':', '.')}-{bucket}",
+        timeout=300,
+        result_ttl=3600,
+    )
