@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -54,6 +55,12 @@ class DemoSummary:
     created: int
     sign_ins: list[DemoSignIn]
     qr_tokens: list[tuple[str, str]]
+
+
+@cache
+def _demo_password_hash(password: str) -> str:
+    """One argon2 hash per demo password per process: argon2 is slow on purpose."""
+    return hash_password(password)
 
 
 def _demo_token(foreman_name: str) -> str:
@@ -109,7 +116,7 @@ def seed_demo() -> DemoSummary:
                     display_name=display,
                     role=role,
                     street_id=streets[street_code].id if street_code else None,
-                    password_hash=hash_password(password),
+                    password_hash=_demo_password_hash(password),
                 )
             )
             created += 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from redis.exceptions import RedisError
-from rq import Retry
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -202,6 +202,12 @@ def _job_verdict(redis: Any, row: Outbox, now: datetime) -> str | None:
     status = job.get_status(refresh=False)
     if status in {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}:
         return "failed"
+    if status == JobStatus.QUEUED and _dequeued_by_dead_worker(redis, job, row, now):
+        # "queued" but in no queue: a worker popped it and died before starting it (killed
+        # between its dequeue and the work-horse's start); nothing would ever run it.
+        StartedJobRegistry(job.origin, connection=redis).remove_executions(job)
+        redis.lrem(f"{Queue.redis_queue_namespace_prefix}{job.origin}:intermediate", 0, job.id)
+        return "abandoned"
     if status == JobStatus.STARTED:
         last_sign = job.last_heartbeat or job.started_at or job.enqueued_at
         if last_sign.tzinfo is None:
@@ -212,8 +218,25 @@ def _job_verdict(redis: Any, row: Outbox, now: datetime) -> str | None:
     return None
 
 
+def _dequeued_by_dead_worker(redis: Any, job: Job, row: Outbox, now: datetime) -> bool:
+    """A queued job that has left its queue and shows no sign of life for ABANDONED_SECONDS."""
+    queue_key = f"{Queue.redis_queue_namespace_prefix}{job.origin}"
+    if redis.lpos(queue_key, job.id) is not None:
+        return False  # still waiting its turn, however long the backlog
+    signs = [e.last_heartbeat for e in job.get_executions()] or [row.enqueued_at]
+    last_sign = max(s if s.tzinfo else s.replace(tzinfo=UTC) for s in signs)
+    return (now - last_sign).total_seconds() > ABANDONED_SECONDS
+
+
 # Periodic maintenance the relay process runs: (interval seconds, "module:function").
-PERIODIC: list[tuple[int, str]] = []
+PERIODIC: list[tuple[int, str]] = [
+    (60, "wagedispute.clocks:escalate_breaches"),
+    (60, "wagedispute.clocks:auto_dispatch_overdue_critical"),
+    (600, "wagedispute.tasks:scan_alerts_job"),
+    (3600, "wagedispute.followup:close_unanswered"),
+    (3600, "wagedispute.tasks:mark_overdue_letters_job"),
+    (6 * 3600, "wagedispute.tasks:build_weekly_packs_job"),
+]
 
 
 def run_relay(*, stop: Any, reconcile_every: float = 10.0, idle_wait: float = 0.5) -> None:

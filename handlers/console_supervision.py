@@ -1,0 +1,384 @@
+"""Console pages for supervision: 日核查, 周反馈, letters, early warning, exports, task progress."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, TypeVar
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, Field, ValidationError
+
+from handlers.console import use_console_pages, view
+from wagedispute import letters as letter_service
+from wagedispute import reports, supervision, tasks, warning
+from wagedispute.actors import Actor
+from wagedispute.errors import InvalidInput, NotFound
+from wagedispute.models import AlertKind, CaseStatus, LetterKind, LetterStatus, StaffRole
+
+blueprint = Blueprint(
+    "console_supervision", __name__, url_prefix="/console", template_folder="templates"
+)
+use_console_pages(blueprint)
+
+ADMIN = StaffRole.DISTRICT_ADMIN
+SUPERVISOR = StaffRole.DISTRICT_SUPERVISOR
+STREET = StaffRole.STREET_STAFF
+ALL_STAFF = (ADMIN, SUPERVISOR, STREET)
+
+FormT = TypeVar("FormT", bound=BaseModel)
+
+
+def parse_form(model: type[FormT]) -> FormT:
+    """Validate the posted form with a pydantic model; a bad form is a Chinese 422."""
+    try:
+        return model.model_validate(request.form.to_dict())
+    except ValidationError as exc:
+        fields = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
+        raise InvalidInput(details={"fields": fields}) from exc
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = _disposition(filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _disposition(filename: str) -> str:
+    """An attachment header that carries a Chinese file name (RFC 5987) and an ASCII fallback."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+# --- 日核查 ------------------------------------------------------------------------------------
+
+
+class CheckForm(BaseModel):
+    """Mark a case checked."""
+
+    note: str = Field(default="", max_length=500)
+
+
+@blueprint.get("/daily")
+@view(*ALL_STAFF)
+def daily(actor: Actor) -> ResponseReturnValue:
+    """The daily check queue and today's checks."""
+    return render_template(
+        "console/supervision/daily.html",
+        nav="daily",
+        items=supervision.daily_queue(actor),
+        checks=supervision.list_daily_checks(actor),
+        today=supervision.local_today(),
+        stale_days=supervision.STALE_DAYS,
+    )
+
+
+@blueprint.post("/daily/<int:case_id>/check")
+@view(*ALL_STAFF)
+def check(actor: Actor, case_id: int) -> ResponseReturnValue:
+    """Mark one case checked by the signed-in staff member."""
+    form = parse_form(CheckForm)
+    supervision.check_case(actor, case_id, form.note)
+    flash("已标记为已核查")
+    return redirect(url_for("console_supervision.daily"))
+
+
+# --- 周反馈 ------------------------------------------------------------------------------------
+
+
+class BuildPacksForm(BaseModel):
+    """Build the packs of one week now."""
+
+    week_start: date
+
+
+@blueprint.get("/weekly")
+@view(*ALL_STAFF)
+def weekly(actor: Actor) -> ResponseReturnValue:
+    """The packs of a week (default: the latest built, else this week)."""
+    weeks = reports.list_pack_weeks(actor)
+    this_week = reports.week_start_of(supervision.local_today())
+    try:
+        chosen = date.fromisoformat(request.args["week"]) if request.args.get("week") else None
+    except ValueError:
+        chosen = None
+    week = chosen or (weeks[0] if weeks else this_week)
+    return render_template(
+        "console/supervision/weekly.html",
+        nav="weekly",
+        week=week,
+        weeks=weeks,
+        this_week=this_week,
+        packs=reports.list_weekly_packs(actor, week),
+        labels=reports.FIGURE_LABELS,
+        can_build=actor.staff_role != STREET,
+        recent_tasks=tasks.list_tasks(actor, kind="weekly_packs", limit=5),
+    )
+
+
+@blueprint.post("/weekly/build")
+@view(ADMIN, SUPERVISOR)
+def build_weekly(actor: Actor) -> ResponseReturnValue:
+    """Queue the building of a week's packs and show its progress."""
+    form = parse_form(BuildPacksForm)
+    task = tasks.start_task(actor, "weekly_packs", {"week_start": form.week_start.isoformat()})
+    return redirect(url_for("console_supervision.task_page", task_id=task.id))
+
+
+@blueprint.get("/weekly/<int:pack_id>")
+@view(*ALL_STAFF)
+def weekly_pack(actor: Actor, pack_id: int) -> ResponseReturnValue:
+    """One street's pack."""
+    pack = reports.get_weekly_pack_for(actor, pack_id)
+    return render_template(
+        "console/supervision/pack.html", nav="weekly", pack=pack, labels=reports.FIGURE_LABELS
+    )
+
+
+@blueprint.get("/weekly/<int:pack_id>.pdf")
+@view(*ALL_STAFF)
+def weekly_pack_pdf(actor: Actor, pack_id: int) -> ResponseReturnValue:
+    """One street's pack as a PDF."""
+    pack = reports.get_weekly_pack_for(actor, pack_id)
+    return _pdf(reports.pack_pdf(pack), f"周反馈-{pack.street.name}-{pack.week_start}.pdf")
+
+
+# --- Letters -----------------------------------------------------------------------------------
+
+
+class IssueLetterForm(BaseModel):
+    """Issue a letter about a case."""
+
+    case_id: int
+    kind: LetterKind
+    to: Literal["auto", "team", "street"] = "auto"
+    body: str = Field(default="", max_length=5000)
+
+
+class ReplyForm(BaseModel):
+    """Record the addressee's reply."""
+
+    reply: str = Field(min_length=1, max_length=5000)
+
+
+@blueprint.get("/letters")
+@view(*ALL_STAFF)
+def letters(actor: Actor) -> ResponseReturnValue:
+    """Suggested letters and the letters issued, with their reply status."""
+    status = request.args.get("status") or None
+    try:
+        chosen = LetterStatus(status) if status else None
+    except ValueError:
+        chosen = None
+    return render_template(
+        "console/supervision/letters.html",
+        nav="letters",
+        suggestions=letter_service.suggest_letters(actor),
+        letters=letter_service.list_letters(actor, status=chosen),
+        statuses=list(LetterStatus),
+        chosen=chosen,
+        can_issue=actor.staff_role in letter_service.ISSUING_ROLES,
+    )
+
+
+@blueprint.get("/letters/new")
+@view(ADMIN, SUPERVISOR)
+def new_letter(actor: Actor) -> ResponseReturnValue:
+    """The draft of a letter about a case, for review before it is issued."""
+    try:
+        case_id = int(request.args.get("case_id", ""))
+        kind = LetterKind(request.args.get("kind", LetterKind.SUPERVISION.value))
+    except ValueError as exc:
+        raise NotFound() from exc
+    to = request.args.get("to", "auto")
+    draft = letter_service.draft_letter(actor, case_id, kind, to=to)
+    return render_template(
+        "console/supervision/letter_new.html",
+        nav="letters",
+        draft=draft,
+        kinds=list(LetterKind),
+        to=to,
+    )
+
+
+@blueprint.post("/letters")
+@view(ADMIN, SUPERVISOR)
+def issue(actor: Actor) -> ResponseReturnValue:
+    """Issue (number) the letter."""
+    form = parse_form(IssueLetterForm)
+    letter = letter_service.issue_letter(actor, form.case_id, form.kind, to=form.to, body=form.body)
+    flash(f"已发出{letter.kind.label}：{letter.number}")
+    return redirect(url_for("console_supervision.letter_page", letter_id=letter.id))
+
+
+@blueprint.get("/letters/<int:letter_id>")
+@view(*ALL_STAFF)
+def letter_page(actor: Actor, letter_id: int) -> ResponseReturnValue:
+    """One letter, its reply, and the reply form."""
+    letter = letter_service.get_letter_for(actor, letter_id)
+    return render_template("console/supervision/letter.html", nav="letters", letter=letter)
+
+
+@blueprint.get("/letters/<int:letter_id>.pdf")
+@view(*ALL_STAFF)
+def letter_pdf(actor: Actor, letter_id: int) -> ResponseReturnValue:
+    """The printable letter."""
+    letter = letter_service.get_letter_for(actor, letter_id)
+    return _pdf(letter_service.letter_pdf(letter), f"{letter.number}.pdf")
+
+
+@blueprint.post("/letters/<int:letter_id>/reply")
+@view(*ALL_STAFF)
+def reply(actor: Actor, letter_id: int) -> ResponseReturnValue:
+    """Record the reply to a letter."""
+    form = parse_form(ReplyForm)
+    letter_service.record_reply(actor, letter_id, form.reply)
+    flash("已登记回复")
+    return redirect(url_for("console_supervision.letter_page", letter_id=letter_id))
+
+
+# --- Early warning -----------------------------------------------------------------------------
+
+
+class AcknowledgeForm(BaseModel):
+    """Acknowledge an alert."""
+
+    note: str = Field(default="", max_length=500)
+
+
+@blueprint.get("/warnings")
+@view(*ALL_STAFF)
+def warnings(actor: Actor) -> ResponseReturnValue:
+    """Alerts (open first), the import form and recent imported records."""
+    show_all = request.args.get("all") == "1"
+    return render_template(
+        "console/supervision/warnings.html",
+        nav="warnings",
+        alerts=warning.list_alerts(actor, include_acknowledged=show_all),
+        show_all=show_all,
+        records=warning.list_channel_records(actor, limit=50),
+        channels=warning.CHANNELS,
+        kinds={k.value: k.label for k in AlertKind},
+        recent_tasks=tasks.list_tasks(actor, kind="import", limit=5),
+    )
+
+
+@blueprint.post("/warnings/import")
+@view(*ALL_STAFF)
+def import_records(actor: Actor) -> ResponseReturnValue:
+    """Queue an uploaded CSV/XLSX for import and show its progress."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput("请选择要导入的文件", code="file_required")
+    data = upload.read(tasks.MAX_UPLOAD_BYTES + 1)
+    task = tasks.start_task(actor, "import", upload=data, upload_filename=upload.filename)
+    return redirect(url_for("console_supervision.task_page", task_id=task.id))
+
+
+@blueprint.post("/warnings/<int:alert_id>/acknowledge")
+@view(*ALL_STAFF)
+def acknowledge(actor: Actor, alert_id: int) -> ResponseReturnValue:
+    """Acknowledge an alert."""
+    form = parse_form(AcknowledgeForm)
+    warning.acknowledge_alert(actor, alert_id, form.note)
+    flash("已确认该预警")
+    return redirect(url_for("console_supervision.warnings"))
+
+
+@blueprint.get("/warnings/import-sample.csv")
+@view(*ALL_STAFF)
+def import_sample(actor: Actor) -> ResponseReturnValue:
+    """The import template with two example rows."""
+    header = ",".join(dict.fromkeys(warning.FIELD_LABELS.values()))
+    example = (
+        "信访,2026-01-05,海景花园二期工地,深圳市海景建设有限公司,,沙头角,12,360000,"
+        "反映春节前工资未结清"
+    )
+    response = Response(f"{header}\n{example}\n".encode("utf-8-sig"), mimetype="text/csv")
+    response.headers["Content-Disposition"] = _disposition("预警导入模板.csv")
+    return response
+
+
+# --- Exports -----------------------------------------------------------------------------------
+
+
+class ExportForm(BaseModel):
+    """What to export."""
+
+    what: Literal["cases", "indicators"]
+    format: Literal["csv", "xlsx"]
+    status: CaseStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+@blueprint.get("/exports")
+@view(*ALL_STAFF)
+def exports(actor: Actor) -> ResponseReturnValue:
+    """The export form and recent exports."""
+    return render_template(
+        "console/supervision/exports.html",
+        nav="exports",
+        statuses=list(CaseStatus),
+        year=supervision.local_today().year,
+        recent_tasks=tasks.list_tasks(actor, kind="export", limit=10),
+    )
+
+
+@blueprint.post("/exports")
+@view(*ALL_STAFF)
+def start_export(actor: Actor) -> ResponseReturnValue:
+    """Queue an export and show its progress."""
+    form = {k: v for k, v in request.form.to_dict().items() if v != "" and k != "csrf_token"}
+    try:
+        parsed = ExportForm.model_validate(form)
+    except ValidationError as exc:
+        raise InvalidInput() from exc
+    task = tasks.start_task(actor, "export", parsed.model_dump(mode="json", exclude_none=True))
+    return redirect(url_for("console_supervision.task_page", task_id=task.id))
+
+
+# --- Background tasks --------------------------------------------------------------------------
+
+
+@blueprint.get("/tasks/<int:task_id>")
+@view(*ALL_STAFF)
+def task_page(actor: Actor, task_id: int) -> ResponseReturnValue:
+    """A progress bar that refreshes itself every 2 s until the task ends (no script needed)."""
+    task = tasks.get_task_for(actor, task_id)
+    running = task.status.value in {"queued", "running"}
+    page = render_template(
+        "console/supervision/task.html",
+        nav={"import": "warnings", "weekly_packs": "weekly", "export": "exports"}.get(task.kind),
+        task=task,
+        kind_label=tasks.TASK_KINDS.get(task.kind, task.kind),
+        running=running,
+    )
+    response = Response(page, mimetype="text/html")
+    if running:
+        # The header and the page's meta tag both reload it, so no script is needed.
+        response.headers["Refresh"] = "2"
+    return response
+
+
+@blueprint.get("/tasks/<int:task_id>.json")
+@view(*ALL_STAFF)
+def task_json(actor: Actor, task_id: int) -> ResponseReturnValue:
+    """The task's progress as JSON."""
+    return jsonify(tasks.task_status(tasks.get_task_for(actor, task_id)))
+
+
+@blueprint.get("/tasks/<int:task_id>/download")
+@view(*ALL_STAFF)
+def task_download(actor: Actor, task_id: int) -> ResponseReturnValue:
+    """A finished export's file."""
+    filename, content_type, data = tasks.get_task_download(actor, task_id)
+    response = Response(data, mimetype=content_type.split(";")[0])
+    if content_type.startswith("text/"):
+        response.charset = "utf-8"
+    response.headers["Content-Disposition"] = _disposition(filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
