@@ -141,3 +141,23 @@ def test_unbound_team_members_are_skipped_not_lost(make_case, district, drain):
     deliveries = db.session.scalars(sa.select(Delivery)).all()
     assert deliveries and {d.state for d in deliveries} == {DeliveryState.SKIPPED}
     assert {d.error for d in deliveries} == {"not_bound"}
+
+
+def test_every_periodic_maintenance_target_exists():
+    from importlib import import_module
+
+    from wagedispute.outbox import PERIODIC
+
+    assert PERIODIC
+    for interval, target in PERIODIC:
+        module_name, _, function_name = target.partition(":")
+        assert interval >= 60
+        assert callable(getattr(import_module(module_name), function_name)), target
+
+
+def test_relay_enqueues_a_periodic_run_once_per_interval(app):
+    from wagedispute.outbox import _run_periodic
+
+    _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
+    _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
+    assert get_queue("maintenance").count == 1

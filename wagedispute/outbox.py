@@ -279,7 +279,7 @@ def _run_periodic(target: str, interval: int) -> None:
     get_queue("maintenance").enqueue(
         "wagedispute.jobs.run_periodic",
         args=(target,),
-        job_id=f"periodic-{target.replace(':', '.')}-{bucket}",
+        job_id=f"periodic-{target.replace(':', '-').replace('.', '_')}-{bucket}",
         timeout=300,
         result_ttl=3600,
     )
