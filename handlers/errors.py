@@ -8,10 +8,14 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from wagedispute.database import db
-from wagedispute.errors import DomainError
+from wagedispute.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,19 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         code, message = HTTP_MESSAGES.get(status, ("http_error", "请求无法处理"))
         return error_response(code, message, status)
+
+    # The database or Redis cannot be reached: a fast 503 the client may retry (same
+    # Idempotency-Key), not a 500 (tests/fault: PostgreSQL killed during intake).
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def backing_service_unavailable(exc: Exception) -> ResponseReturnValue:
+        db.session.rollback()
+        log.warning("backing service unavailable: %s", type(exc).__name__)
+        unavailable = ServiceUnavailable()
+        return error_response(unavailable.code, unavailable.message, unavailable.status)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> ResponseReturnValue:

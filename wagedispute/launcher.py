@@ -122,6 +122,9 @@ def main() -> int:
             redis_url,
             "--serializer",
             "rq.serializers.JSONSerializer",
+            # Imports the project and builds the app once, before the worker forks per job.
+            "-c",
+            "wagedispute.rq_preload",
         ]
         children = [
             Child(

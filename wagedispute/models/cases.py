@@ -49,6 +49,9 @@ class Case(Base):
         sa.CheckConstraint("workers_affected >= 1", name="workers_positive"),
         sa.Index("ix_cases_status_urgency_created", "status", "created_at"),
         sa.Index("ix_cases_street_status", "street_id", "status"),
+        # Console: list and dashboard by street and period, money and on-time by resolution date.
+        sa.Index("ix_cases_street_created", "street_id", "created_at"),
+        sa.Index("ix_cases_resolved_at", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +103,8 @@ class Case(Base):
     clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # 0 none, 1 assignee reminded, 2 foreman told, 3 flagged to the bureau.
     escalation_level: Mapped[int] = mapped_column(default=0)
+    # The clock ("dispatch", "accept", "contact", "resolve") escalation_level refers to.
+    escalation_clock: Mapped[str | None] = mapped_column(sa.String(16))
     # Optimistic lock: two concurrent transitions cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -124,6 +129,8 @@ class CaseEvent(Base):
     """An append-only audit row: who changed what on a case, when, from what to what."""
 
     __tablename__ = "case_events"
+    # Console: ratings (kind "rating") by period for the satisfaction figure.
+    __table_args__ = (sa.Index("ix_case_events_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
