@@ -83,6 +83,8 @@ def notify_breach(outbox_id: int) -> None:
     outbox = db.session.get(Outbox, outbox_id)
     case = db.session.get(Case, outbox.case_id)
     level = int(outbox.payload.get("level", 1))
+    if level >= 3:
+        return  # level 3 is the bureau's flag, shown in the console, not a message
     recipients = _team(case) if level == 1 and case.team_id else _foreman(case)
     data = {"case_number": case.number, "clock": str(outbox.payload.get("clock", ""))}
     send_planned(
