@@ -1,0 +1,159 @@
+"""Benchmark fixtures: a gunicorn server on a fresh PostgreSQL database and the test Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_SECRET = "bench-secret-key-not-for-production"
+
+
+@dataclass
+class IntakeServer:
+    """A running gunicorn serving the app with the benchmark-only endpoints."""
+
+    base_url: str
+    database_url: str
+    redis_url: str
+    config: dict[str, object]
+    tokens: list[str] = field(default_factory=list)
+    qr_token: str = ""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, server_exited: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll ``url`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server_exited():
+            raise RuntimeError("gunicorn exited before serving")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up")
+        time.sleep(0.2)
+
+
+def _prepare(config: dict[str, object], clients: int) -> tuple[list[str], str]:
+    """Seed the demo district and one signed-in complainant per client thread."""
+    import sqlalchemy as sa
+
+    from handlers import create_web_app
+    from wagedispute.actors import Actor
+    from wagedispute.auth import issue_token
+    from wagedispute.database import db
+    from wagedispute.demo import seed_demo
+    from wagedispute.models import Complainant, QrCode, Role
+
+    app = create_web_app(config)
+    try:
+        with app.app_context():
+            seed_demo()
+            tokens = []
+            for index in range(clients):
+                complainant = Complainant(openid=f"bench-openid-{index}")
+                db.session.add(complainant)
+                db.session.commit()
+                tokens.append(issue_token(Actor(Role.COMPLAINANT, complainant.id)))
+            qr_token = db.session.scalars(sa.select(QrCode.token).order_by(QrCode.id)).first()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        app.extensions["wagedispute.redis"].close()
+    return tokens, qr_token
+
+
+@pytest.fixture
+def intake_server(
+    create_postgres_database: Callable[[], str], redis_url: str
+) -> Iterator[IntakeServer]:
+    """gunicorn (2 workers, 4 threads) on a fresh, migrated PostgreSQL database."""
+    database_url = create_postgres_database()
+    env = {
+        **os.environ,
+        "WAGEDISPUTE_DATABASE_URL": database_url,
+        "WAGEDISPUTE_REDIS_URL": redis_url,
+        "WAGEDISPUTE_SECRET_KEY": BENCH_SECRET,
+        # The benchmark measures the work of an intake, not the limiter refusing it.
+        "WAGEDISPUTE_RATE_LIMIT_PER_MINUTE": str(10**9),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    config = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": BENCH_SECRET,
+        "RATE_LIMIT_PER_MINUTE": 10**9,
+    }
+    tokens, qr_token = _prepare(config, clients=16)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "handlers:create_web_app({'BENCH_ENDPOINTS': True})",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(
+            f"http://127.0.0.1:{port}/api/v1/openapi.json",
+            lambda: server.poll() is not None,
+        )
+        yield IntakeServer(
+            base_url=f"http://127.0.0.1:{port}",
+            database_url=database_url,
+            redis_url=redis_url,
+            config=config,
+            tokens=tokens,
+            qr_token=qr_token,
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        import redis
+
+        connection = redis.Redis.from_url(redis_url)
+        connection.flushdb()
+        connection.close()
