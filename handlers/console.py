@@ -1,0 +1,658 @@
+"""The bureau console (``/console/``): staff sign-in, CSRF, the layout's helpers and core pages.
+
+Other console pages (the supervision engineer's blueprint, ``handlers/console_supervision.py``)
+reuse this module:
+
+- ``require_staff(*staff_roles) -> Actor`` inside a view: the signed-in staff actor, or a
+  redirect to sign-in; a staff role outside ``staff_roles`` answers 404.
+- every POST to a blueprint whose name starts with ``console`` must carry the session's CSRF
+  token (form field ``csrf_token`` or header ``X-CSRF-Token``), else 400 and nothing changes;
+  templates call ``{{ csrf_token() }}``.
+- ``use_console_pages(blueprint)`` gives a blueprint the console's HTML error pages.
+- templates extend ``console/base.html`` and fill ``{% block content %}``; set
+  ``{% set nav = "daily" %}`` (a key of ``NAV``) to highlight the menu entry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BuildError
+
+from wagedispute.actors import Actor
+from wagedispute.casebook import (
+    PII_FIELDS,
+    CaseFilter,
+    case_detail,
+    filter_choices,
+    get_evidence_for,
+    list_cases,
+    local_zone,
+    reveal_pii,
+)
+from wagedispute.database import db
+from wagedispute.errors import DomainError, InvalidInput
+from wagedispute.indicators import (
+    INDICATORS,
+    dashboard_for,
+    dashboard_year,
+    list_targets,
+    set_indicator_targets,
+)
+from wagedispute.models import CaseStatus, Channel, Outcome, Role, StaffRole, Urgency
+from wagedispute.roster import (
+    add_team_member,
+    create_foreman,
+    create_team,
+    issue_or_rotate_qr,
+    issue_person_binding_code,
+    roster_for,
+    set_foreman_active,
+    set_member_active,
+    set_team_active,
+)
+from wagedispute.staff import (
+    STAFF_ROLE_LABELS,
+    create_staff_account,
+    list_staff_accounts,
+    load_staff_actor,
+    set_staff_active,
+    sign_in_staff,
+    staff_display_name,
+    staff_role_choices,
+)
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+# A session unused for this long must sign in again.
+IDLE_TIMEOUT = timedelta(hours=8)
+
+ADMIN = StaffRole.DISTRICT_ADMIN
+SUPERVISOR = StaffRole.DISTRICT_SUPERVISOR
+STREET = StaffRole.STREET_STAFF
+
+# (key, label, endpoint, fallback path): the fallback serves until the endpoint exists.
+NAV = [
+    ("overview", "总览", "console.dashboard", "/console/"),
+    ("cases", "案件", "console.case_list", "/console/cases"),
+    ("daily", "日核查", "console_supervision.daily", "/console/daily"),
+    ("weekly", "周反馈", "console_supervision.weekly", "/console/weekly"),
+    ("letters", "督办函件", "console_supervision.letters", "/console/letters"),
+    ("warnings", "预警", "console_supervision.warnings", "/console/warnings"),
+    ("manage", "管理", "console.manage", "/console/manage"),
+    ("exports", "导出", "console_supervision.exports", "/console/exports"),
+]
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS.
+
+    ``request.is_secure`` follows ``X-Forwarded-Proto`` when the app runs behind ProxyFix.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (
+            bool(request) and request.is_secure
+        )
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+
+
+@blueprint.record_once
+def _install(state: Any) -> None:
+    """App-wide pieces: the session cookie's flags, CSRF for every console blueprint."""
+    app: Flask = state.app
+    app.session_interface = ConsoleSessionInterface()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.before_request(_check_csrf)
+    app.jinja_env.globals.update(csrf_token=csrf_token, nav_url=nav_url)
+
+
+def _is_console_request() -> bool:
+    return any(name.startswith("console") for name in request.blueprints)
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use), for hidden form fields."""
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _check_csrf() -> None:
+    """Refuse (400) a console POST whose token does not match the session's."""
+    if request.method in {"GET", "HEAD", "OPTIONS"} or not _is_console_request():
+        return
+    expected = session.get("csrf")
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    if not expected or not hmac.compare_digest(str(expected), sent):
+        log.warning("console POST refused: bad CSRF token on %s", request.endpoint)
+        abort(400, description="csrf")
+
+
+def nav_url(endpoint: str, fallback: str, **values: Any) -> str:
+    """``url_for`` that falls back to a fixed path while a page is not built yet."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return fallback
+
+
+def require_staff(*staff_roles: StaffRole) -> Actor:
+    """The signed-in staff actor; otherwise redirect to sign-in. Other staff roles get 404."""
+    actor = _request_actor()
+    if actor is None:
+        actor = _session_actor()
+        if actor is None:
+            session.pop("staff_id", None)
+            abort(redirect(url_for("console.sign_in", next=_safe_next(request.full_path))))
+        # Remembered per request: an app context (and its ``g``) can outlive one request.
+        g.console_actor = (request._get_current_object(), actor)
+    if staff_roles and actor.staff_role not in staff_roles:
+        abort(404)
+    return actor
+
+
+def _request_actor() -> Actor | None:
+    remembered = g.get("console_actor")
+    if remembered and remembered[0] is request._get_current_object():
+        return remembered[1]
+    return None
+
+
+def _session_actor() -> Actor | None:
+    staff_id = session.get("staff_id")
+    seen = session.get("seen")
+    if not isinstance(staff_id, int) or not isinstance(seen, int | float):
+        return None
+    now = datetime.now(UTC).timestamp()
+    if now - seen > IDLE_TIMEOUT.total_seconds():
+        return None
+    actor = load_staff_actor(staff_id)
+    # Refresh the idle clock at most once a minute, so most requests do not rewrite the cookie.
+    if actor is not None and now - seen > 60:
+        session["seen"] = int(now)
+    return actor
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site console paths are followed after sign-in (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/console"):
+        return None
+    return target.rstrip("?")
+
+
+def use_console_pages(bp: Blueprint) -> None:
+    """Give a console blueprint the console's HTML error pages."""
+    bp.register_error_handler(DomainError, _domain_error_page)
+    bp.register_error_handler(HTTPException, _http_error_page)
+    bp.register_error_handler(Exception, _unexpected_error_page)
+
+
+ERROR_TITLES = {
+    400: "请求无效（页面已过期或表单校验失败），请刷新页面后重试",
+    401: "请先登录",
+    403: "您没有权限进行此操作",
+    404: "找不到该页面或记录",
+    405: "不支持该请求方式",
+    413: "提交的内容过大",
+    429: "操作过于频繁，请稍后再试",
+}
+
+
+def _domain_error_page(exc: DomainError) -> ResponseReturnValue:
+    db.session.rollback()
+    return render_template("console/error.html", message=exc.message, status=exc.status), (
+        exc.status
+    )
+
+
+def _http_error_page(exc: HTTPException) -> ResponseReturnValue:
+    status = exc.code or 500
+    message = ERROR_TITLES.get(status, "请求无法处理")
+    return render_template("console/error.html", message=message, status=status), status
+
+
+def _unexpected_error_page(exc: Exception) -> ResponseReturnValue:
+    # Roll back first: a half-done unit of work must never be committed by a later request.
+    db.session.rollback()
+    log.exception("console: unhandled error: %s", type(exc).__name__)
+    return render_template("console/error.html", message="系统出错，请稍后再试", status=500), 500
+
+
+use_console_pages(blueprint)
+
+
+@blueprint.app_context_processor
+def _console_globals() -> dict[str, Any]:
+    actor = _request_actor() if request else None
+    if actor is None or not _is_console_request():
+        return {"current_staff": None}
+    return {
+        "current_staff": actor,
+        # Kept in the session at sign-in: one query fewer on every page.
+        "current_staff_name": session.get("staff_name") or staff_display_name(actor.id),
+        "current_staff_role": STAFF_ROLE_LABELS.get(actor.staff_role, ""),
+        "nav_items": NAV,
+    }
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> ResponseReturnValue:
+    """The staff sign-in form; a correct password starts a fresh session."""
+    next_url = _safe_next(request.values.get("next"))
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            actor = sign_in_staff(
+                request.form.get("username", ""), request.form.get("password", "")
+            )
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+        else:
+            # A new session on sign-in: a token planted before sign-in is worthless after it.
+            session.clear()
+            session["staff_id"] = actor.id
+            session["staff_name"] = staff_display_name(actor.id)
+            session["seen"] = int(datetime.now(UTC).timestamp())
+            csrf_token()
+            return redirect(next_url or url_for("console.dashboard"))
+    return render_template("console/sign_in.html", error=error, next_url=next_url), status
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> ResponseReturnValue:
+    """End the session."""
+    session.clear()
+    flash("您已退出登录")
+    return redirect(url_for("console.sign_in"))
+
+
+def view(*staff_roles: StaffRole) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator form of ``require_staff``: the view receives the actor as its first argument."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(require_staff(*staff_roles), *args, **kwargs)
+
+        wrapper.__name__ = fn.__name__
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+    return decorate
+
+
+@blueprint.after_request
+def _no_store(response: Response) -> Response:
+    # Console pages carry personal data and figures: never keep them in a shared cache.
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# Labels shared by the templates.
+@blueprint.app_template_filter("yuan")
+def _yuan(fen: int | float | None) -> str:
+    if fen is None:
+        return "—"
+    return f"{fen / 100:,.2f}"
+
+
+@blueprint.app_template_filter("local_time")
+def _local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(local_zone()).strftime(fmt)
+
+
+@blueprint.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {
+        "STATUS_LABELS": {s.value: s.label for s in CaseStatus},
+        "URGENCY_LABELS": {u.value: u.label for u in Urgency},
+        "CHANNEL_LABELS": CHANNEL_LABELS,
+        "OUTCOME_LABELS": OUTCOME_LABELS,
+        "ROLE_LABELS": ROLE_LABELS,
+        "EVENT_LABELS": EVENT_LABELS,
+    }
+
+
+# Kinds of CaseEvent other than status changes, as the timeline names them.
+EVENT_LABELS = {
+    "urgency": "紧急程度调整",
+    "note": "办理记录",
+    "progress": "办理进展",
+    "evidence": "上传材料",
+    "group": "纠纷组变更",
+    "merge": "合并案件",
+    "split": "拆分案件",
+    "contact": "首次联系工人",
+    "rating": "工人评价",
+    "escalation": "超时升级",
+    "clock": "时限变更",
+    "message": "工人留言",
+    "letter": "督办函件",
+    "check": "日核查",
+}
+
+
+CHANNEL_LABELS = {
+    Channel.MINIPROGRAM.value: "小程序",
+    Channel.WEB.value: "网页表单",
+    Channel.PHONE.value: "电话",
+    Channel.IMPORT.value: "外部导入",
+}
+OUTCOME_LABELS = {
+    Outcome.PAID_IN_FULL.value: "已全额支付",
+    Outcome.PAID_IN_PART.value: "已部分支付",
+    Outcome.INSTALMENT_PLAN.value: "分期支付",
+    Outcome.TRANSFERRED_INSPECTION.value: "移送劳动监察",
+    Outcome.TRANSFERRED_ARBITRATION.value: "转劳动仲裁",
+    Outcome.TRANSFERRED_COURT.value: "转法院",
+    Outcome.UNSUBSTANTIATED.value: "经核实不属实",
+}
+ROLE_LABELS = {
+    Role.COMPLAINANT.value: "投诉工人",
+    Role.FOREMAN.value: "工长",
+    Role.TEAM_MEMBER.value: "处置小组",
+    Role.STAFF.value: "信访局",
+    Role.SYSTEM.value: "系统",
+    Role.IMPORT.value: "外部导入",
+}
+
+
+@blueprint.get("/")
+def dashboard() -> ResponseReturnValue:
+    """总览: indicators beside their targets, open cases by status, urgency and street, trend."""
+    actor = require_staff()
+    dash = dashboard_for(actor)
+    return render_template("console/dashboard.html", nav="overview", dash=dash)
+
+
+@blueprint.get("/cases")
+def case_list() -> ResponseReturnValue:
+    """The case list with filters and keyset pages."""
+    actor = require_staff()
+    flt = CaseFilter.from_args(request.args)
+    page = list_cases(actor, flt, cursor=request.args.get("after") or None)
+    return render_template(
+        "console/cases.html",
+        nav="cases",
+        flt=flt,
+        page=page,
+        choices=filter_choices(actor),
+        statuses=list(CaseStatus),
+        urgencies=list(Urgency),
+        channels=list(Channel),
+    )
+
+
+@blueprint.get("/cases/<int:case_id>")
+def case_page(case_id: int) -> ResponseReturnValue:
+    """One case: facts, clocks, the full timeline, its dispute group, evidence and reveals."""
+    actor = require_staff()
+    return _render_case(actor, case_id)
+
+
+def _render_case(actor: Actor, case_id: int, **extra: Any) -> ResponseReturnValue:
+    detail = case_detail(actor, case_id)
+    return render_template(
+        "console/case.html",
+        nav="cases",
+        d=detail,
+        c=detail.case,
+        pii_fields={k: v[0] for k, v in PII_FIELDS.items()},
+        **extra,
+    )
+
+
+@blueprint.post("/cases/<int:case_id>/reveal")
+def reveal(case_id: int) -> ResponseReturnValue:
+    """Show one personal-data field in full, once, after logging the reason."""
+    actor = require_staff()
+    field_name = request.form.get("field", "")
+    try:
+        value = reveal_pii(actor, case_id, field_name, request.form.get("reason", ""))
+    except InvalidInput as exc:
+        return _render_case(actor, case_id, reveal_error=exc.message), exc.status
+    return _render_case(
+        actor, case_id, revealed={"field": PII_FIELDS[field_name][0], "value": value}
+    )
+
+
+@blueprint.get("/cases/<int:case_id>/evidence/<int:evidence_id>")
+def evidence_file(case_id: int, evidence_id: int) -> ResponseReturnValue:
+    """An evidence file of a case in scope, served as an attachment-safe download."""
+    actor = require_staff()
+    item = get_evidence_for(actor, case_id, evidence_id)
+    response = Response(item.data, mimetype=item.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
+    return response
+
+
+@blueprint.route("/targets", methods=["GET", "POST"])
+def targets() -> ResponseReturnValue:
+    """Annual indicator targets: everyone reads them, district admins set them."""
+    actor = require_staff()
+    year = _int_arg(request.values.get("year")) or dashboard_year()
+    if request.method == "POST":
+        require_staff(ADMIN)
+        values: dict[str, float | None] = {}
+        for spec in INDICATORS:
+            raw = request.form.get(spec.key, "").strip()
+            try:
+                values[spec.key] = float(raw) if raw else None
+            except ValueError as exc:
+                raise InvalidInput(f"“{spec.label}”的目标值须为数字") from exc
+        set_indicator_targets(
+            actor, year=year, values=values, street_id=_int_arg(request.form.get("street"))
+        )
+        flash("年度目标已保存")
+        return redirect(url_for("console.targets", year=year))
+    rows = list_targets(year)
+    table: dict[str, dict[str, float]] = {}
+    for row in rows:
+        table.setdefault(row.scope, {})[row.indicator] = row.value
+    return render_template(
+        "console/targets.html",
+        nav="overview",
+        year=year,
+        indicators=INDICATORS,
+        table=table,
+        streets=filter_choices(actor).streets,
+        can_edit=actor.staff_role == ADMIN,
+    )
+
+
+def _int_arg(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except ValueError as exc:
+        raise InvalidInput("参数无效") from exc
+
+
+# ---- management -------------------------------------------------------------------------
+
+
+@blueprint.get("/manage")
+def manage() -> ResponseReturnValue:
+    """管理: foremen, disposal teams and members, staff accounts (admin)."""
+    actor = require_staff()
+    roster = roster_for(actor)
+    staff = list_staff_accounts(actor) if actor.staff_role == ADMIN else []
+    return render_template(
+        "console/manage.html",
+        nav="manage",
+        roster=roster,
+        staff=staff,
+        staff_roles=staff_role_choices(),
+        staff_role_labels={r.value: label for r, label in STAFF_ROLE_LABELS.items()},
+        can_edit=actor.staff_role == ADMIN,
+        issued=session.pop("issued_code", None),
+    )
+
+
+def _back() -> ResponseReturnValue:
+    return redirect(url_for("console.manage"))
+
+
+@blueprint.post("/manage/foremen")
+def add_foreman() -> ResponseReturnValue:
+    """Appoint a foreman (district admin)."""
+    actor = require_staff(ADMIN)
+    create_foreman(
+        actor,
+        name=request.form.get("name", ""),
+        phone=request.form.get("phone", ""),
+        street_id=_int_arg(request.form.get("street")),
+    )
+    flash("已新增工长")
+    return _back()
+
+
+@blueprint.post("/manage/foremen/<int:foreman_id>/active")
+def foreman_active(foreman_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate a foreman (district admin)."""
+    actor = require_staff(ADMIN)
+    set_foreman_active(actor, foreman_id, request.form.get("active") == "1")
+    flash("工长状态已更新")
+    return _back()
+
+
+@blueprint.post("/manage/foremen/<int:foreman_id>/qr")
+def foreman_qr(foreman_id: int) -> ResponseReturnValue:
+    """Issue a foreman's first QR code, or rotate the given one (district admin)."""
+    actor = require_staff(ADMIN)
+    qr_id = _int_arg(request.form.get("qr"))
+    issue_or_rotate_qr(actor, foreman_id, qr_id)
+    flash("已生成新的二维码，旧二维码已停用" if qr_id else "已生成二维码")
+    return _back()
+
+
+@blueprint.post("/manage/binding-codes")
+def binding_code() -> ResponseReturnValue:
+    """Issue a one-time binding code to a foreman or a team member (district admin)."""
+    actor = require_staff(ADMIN)
+    issued = issue_person_binding_code(
+        actor,
+        foreman_id=_int_arg(request.form.get("foreman")),
+        team_member_id=_int_arg(request.form.get("member")),
+    )
+    # Shown once on the next page; the code itself is never stored in clear.
+    session["issued_code"] = {
+        "code": issued.code,
+        "expires": _local_time(issued.expires_at),
+        "who": request.form.get("who", ""),
+    }
+    return _back()
+
+
+@blueprint.post("/manage/teams")
+def add_team() -> ResponseReturnValue:
+    """Set up a disposal team (district admin)."""
+    actor = require_staff(ADMIN)
+    create_team(
+        actor, name=request.form.get("name", ""), street_id=_int_arg(request.form.get("street"))
+    )
+    flash("已新增处置小组")
+    return _back()
+
+
+@blueprint.post("/manage/teams/<int:team_id>/active")
+def team_active(team_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate a disposal team (district admin)."""
+    actor = require_staff(ADMIN)
+    set_team_active(actor, team_id, request.form.get("active") == "1")
+    flash("处置小组状态已更新")
+    return _back()
+
+
+@blueprint.post("/manage/teams/<int:team_id>/members")
+def add_member(team_id: int) -> ResponseReturnValue:
+    """Add a member to a disposal team (district admin)."""
+    actor = require_staff(ADMIN)
+    add_team_member(
+        actor, team_id, name=request.form.get("name", ""), phone=request.form.get("phone", "")
+    )
+    flash("已新增小组成员")
+    return _back()
+
+
+@blueprint.post("/manage/members/<int:member_id>/active")
+def member_active(member_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate a team member (district admin)."""
+    actor = require_staff(ADMIN)
+    set_member_active(actor, member_id, request.form.get("active") == "1")
+    flash("成员状态已更新")
+    return _back()
+
+
+@blueprint.post("/manage/staff")
+def add_staff() -> ResponseReturnValue:
+    """Create a staff account (district admin)."""
+    actor = require_staff(ADMIN)
+    try:
+        role = StaffRole(request.form.get("role", ""))
+    except ValueError as exc:
+        raise InvalidInput("请选择角色") from exc
+    create_staff_account(
+        actor,
+        username=request.form.get("username", ""),
+        display_name=request.form.get("display_name", ""),
+        password=request.form.get("password", ""),
+        role=role,
+        street_id=_int_arg(request.form.get("street")),
+    )
+    flash("已新增工作人员账户")
+    return _back()
+
+
+@blueprint.post("/manage/staff/<int:staff_id>/active")
+def staff_active(staff_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate a staff account (district admin)."""
+    actor = require_staff(ADMIN)
+    set_staff_active(actor, staff_id, request.form.get("active") == "1")
+    flash("账户状态已更新")
+    return _back()

@@ -1,0 +1,251 @@
+"""Console benchmark: dashboard and case list at 100k cases / 1M events beside ``/healthz``.
+
+gunicorn (2 workers x 4 threads) on a fresh PostgreSQL database (schema by ``flask db upgrade``,
+rows by ``INSERT ... SELECT generate_series``). 16 client threads send requests open-loop at a
+fixed rate, a third each to the dashboard, the case list (varied filters) and ``/healthz``, all
+in the same run; latency counts from the intended send time. Reports p50/p99 per endpoint,
+non-2xx answers, and the uncached dashboard computation time. Target: p99 <= 40 ms.
+
+Run: ``make bench`` or
+``.venv/bin/python -m pytest tests/bench/test_console_bench.py -m bench -s -p no:cacheprovider``
+(``CONSOLE_BENCH_CASES``, ``CONSOLE_BENCH_SECONDS``, ``CONSOLE_BENCH_RATE`` per client change it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from handlers import create_web_app
+from tests.bench.conftest import ROOT, free_port, wait_for
+from tests.conftest import dispose
+from tests.test_console_plans import fill_console_data
+
+pytestmark = pytest.mark.bench
+
+CASES = int(os.environ.get("CONSOLE_BENCH_CASES", "100000"))
+EVENTS_PER_CASE = 10
+SECONDS = float(os.environ.get("CONSOLE_BENCH_SECONDS", "30"))
+CLIENTS = 16
+# Requests per second per client (open loop): 16 x 2 = 32 requests/s in all.
+RATE = float(os.environ.get("CONSOLE_BENCH_RATE", "2"))
+SECRET = "bench-secret-key-not-for-production"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+OPEN_TOTAL = re.compile(r'data-figure="open_total">(\d+)<')
+
+
+@dataclass
+class ConsoleServer:
+    """A gunicorn serving the app on the filled database."""
+
+    base_url: str
+    database_url: str
+    config: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+def console_server(create_postgres_database, redis_url) -> Iterator[ConsoleServer]:
+    """Fill a fresh database with 100k cases and 1M events, then start gunicorn on it."""
+    database_url = create_postgres_database()
+    env = {
+        **os.environ,
+        "WAGEDISPUTE_DATABASE_URL": database_url,
+        "WAGEDISPUTE_REDIS_URL": redis_url,
+        "WAGEDISPUTE_SECRET_KEY": SECRET,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    config = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
+    app = create_web_app(config)
+    started = time.monotonic()
+    fill_console_data(
+        app,
+        cases=CASES,
+        events_per_case=EVENTS_PER_CASE,
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        span_days=3 * 365,
+    )
+    print(
+        f"\nfilled {CASES} cases, {CASES * EVENTS_PER_CASE} events in "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    dispose(app)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield ConsoleServer(f"http://127.0.0.1:{port}", database_url, config)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        import redis
+
+        connection = redis.Redis.from_url(redis_url)
+        connection.flushdb()
+        connection.close()
+
+
+def signed_in(base_url: str, username: str, password: str) -> requests.Session:
+    """A requests session signed in to the console."""
+    session = requests.Session()
+    token = CSRF.search(session.get(base_url + "/console/sign-in").text).group(1)
+    answer = session.post(
+        base_url + "/console/sign-in",
+        data={"username": username, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text[:200]
+    return session
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def test_console_dashboard_and_case_list_p99_beside_healthz(console_server: ConsoleServer):
+    base = console_server.base_url
+    sessions = [
+        signed_in(base, "supervisor", "demo-supervisor-2026"),
+        signed_in(base, "yantian", "demo-street-2026"),
+    ]
+    list_paths = [
+        "/console/cases",
+        "/console/cases?open=1",
+        "/console/cases?status=in_progress",
+        "/console/cases?overdue=1",
+        "/console/cases?urgency=critical&open=1",
+        "/console/cases?from=2026-03-01&to=2026-03-31",
+    ]
+    kinds: list[tuple[str, Callable[[int], str]]] = [
+        ("dashboard", lambda i: "/console/"),
+        ("case list", lambda i: list_paths[i % len(list_paths)]),
+        ("healthz", lambda i: "/healthz"),
+    ]
+    # Warm each process's connection pool and the figures cache before measuring.
+    for session in sessions:
+        for _ in range(4):
+            for _, path in kinds:
+                session.get(base + path(0)).raise_for_status()
+
+    latencies: dict[str, list[float]] = defaultdict(list)
+    failures: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    start = time.monotonic() + 0.5
+
+    def client(index: int) -> None:
+        http = requests.Session()
+        http.cookies.update(sessions[index % len(sessions)].cookies)
+        sent = 0
+        while True:
+            intended = start + sent / RATE + index / (RATE * CLIENTS)
+            if intended - start > SECONDS:
+                break
+            name, path = kinds[(sent + index) % len(kinds)]
+            delay = intended - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                answer = http.get(base + path(sent // len(kinds) + index), allow_redirects=False)
+                ok = answer.status_code == 200
+            except requests.RequestException:
+                ok = False
+            took = time.monotonic() - intended
+            with lock:
+                latencies[name].append(took)
+                if not ok:
+                    failures[name] += 1
+            sent += 1
+        http.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # The uncached computation, in process, for the record.
+    app = create_web_app(console_server.config)
+    with app.app_context():
+        from wagedispute.actors import Actor
+        from wagedispute.database import db
+        from wagedispute.indicators import compute_dashboard
+        from wagedispute.models import OPEN_STATUSES, Role, StaffRole
+
+        actor = Actor(Role.STAFF, 2, staff_role=StaffRole.DISTRICT_SUPERVISOR)
+        compute_times = []
+        for _ in range(5):
+            began = time.perf_counter()
+            compute_dashboard(actor)
+            compute_times.append(time.perf_counter() - began)
+        open_cases = db.session.scalar(
+            sa.text("SELECT count(*) FROM cases WHERE status = ANY(:s)"),
+            {"s": [s.value for s in OPEN_STATUSES]},
+        )
+        events = db.session.scalar(sa.text("SELECT count(*) FROM case_events"))
+        db.session.remove()
+    dispose(app)
+    shown = int(OPEN_TOTAL.search(sessions[0].get(base + "/console/").text).group(1))
+
+    print(
+        f"\nconsole benchmark: {CASES} cases, {events} events, {CLIENTS} clients, "
+        f"{RATE * CLIENTS:.0f} req/s open loop for {SECONDS:.0f} s"
+    )
+    report = {}
+    for name, _ in kinds:
+        values = latencies[name]
+        report[name] = (percentile(values, 50) * 1000, percentile(values, 99) * 1000)
+        print(
+            f"  {name:10s} n={len(values):5d} non-2xx={failures[name]:3d} "
+            f"p50={report[name][0]:6.1f} ms p99={report[name][1]:6.1f} ms"
+        )
+    print(
+        f"  dashboard computed without cache: median "
+        f"{sorted(compute_times)[2] * 1000:.1f} ms (5 runs)"
+    )
+
+    assert shown == open_cases, "the dashboard's open-case count differs from the database"
+    assert events == CASES * EVENTS_PER_CASE
+    assert not any(failures.values()), dict(failures)
+    for name in ("dashboard", "case list"):
+        assert report[name][1] <= 40, f"{name} p99 {report[name][1]:.1f} ms > 40 ms"
