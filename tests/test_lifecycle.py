@@ -16,6 +16,7 @@ from wagedispute.models import (
     Case,
     CaseEvent,
     CaseStatus,
+    Complainant,
     Outbox,
     Outcome,
     Role,
@@ -155,7 +156,10 @@ class CaseLifecycleMachine(RuleBasedStateMachine):
         super().__init__()
         self.reached = reached
         self.district = district
-        self.case = make_case()
+        complainant = Complainant(openid=None)
+        db.session.add(complainant)
+        db.session.commit()
+        self.case = make_case(complainant_id=complainant.id)
         self.expected_status = CaseStatus.RECEIVED
         self.status_changes = 1  # creation
 
@@ -223,8 +227,8 @@ def test_random_action_sequences_follow_the_table(make_case, district):
     run_state_machine_as_test(
         lambda: CaseLifecycleMachine(make_case, district, reached),
         settings=settings(
-            max_examples=25,
-            stateful_step_count=25,
+            max_examples=30,
+            stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
