@@ -17,4 +17,31 @@ def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
+    from handlers import qr
+
+    app.register_blueprint(qr.blueprint)
+    from handlers import dev, wechat_push
+
+    app.register_blueprint(dev.blueprint)
+    app.register_blueprint(wechat_push.blueprint)
+    from handlers import console
+
+    app.register_blueprint(console.blueprint)
+    from handlers import console_supervision
+
+    app.register_blueprint(console_supervision.blueprint)
+    from handlers import h5, miniprogram, openapi, phone_intake
+
+    app.register_blueprint(miniprogram.blueprint)
+    app.register_blueprint(phone_intake.blueprint)
+    app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(h5.blueprint)
+    from handlers import followup, foreman, team
+
+    app.register_blueprint(foreman.session_blueprint)
+    app.register_blueprint(foreman.blueprint)
+    app.register_blueprint(team.blueprint)
+    app.register_blueprint(followup.blueprint)
+    if app.config.get("BENCH_ENDPOINTS"):
+        app.register_blueprint(miniprogram.bench_blueprint)
     return app

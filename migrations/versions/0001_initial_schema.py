@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:43:08.367253
+Create Date: 2026-11-26 08:02:22.161379
 
 """
 from alembic import op
@@ -44,6 +44,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_complainants_id_number_hash'), ['id_number_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_complainants_mobile_hash'), ['mobile_hash'], unique=False)
 
+    op.create_table('letter_number_counters',
+    sa.Column('prefix', sa.String(length=16), nullable=False),
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_letter_number_counters'))
+    )
     op.create_table('streets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
@@ -119,6 +125,75 @@ def upgrade():
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_staff_accounts_street_id_streets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_accounts')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_accounts_username'))
+    )
+    op.create_table('weekly_packs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('week_start', sa.Date(), nullable=False),
+    sa.Column('street_id', sa.Integer(), nullable=False),
+    sa.Column('figures', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('built_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_weekly_packs_street_id_streets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_weekly_packs')),
+    sa.UniqueConstraint('week_start', 'street_id', name=op.f('uq_weekly_packs_week_start'))
+    )
+    with op.batch_alter_table('weekly_packs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_weekly_packs_week_start'), ['week_start'], unique=False)
+
+    op.create_table('alerts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('cross_channel', 'cross_street', 'spike', 'group_growth', 'pre_festival', name='alertkind', native_enum=False, length=32), nullable=False),
+    sa.Column('subject_key', sa.String(length=160), nullable=False),
+    sa.Column('period', sa.String(length=32), nullable=False),
+    sa.Column('street_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_by', sa.Integer(), nullable=True),
+    sa.Column('acknowledged_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledge_note', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['acknowledged_by'], ['staff_accounts.id'], name=op.f('fk_alerts_acknowledged_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_alerts_street_id_streets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
+    sa.UniqueConstraint('kind', 'subject_key', 'period', name=op.f('uq_alerts_kind'))
+    )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alerts_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_street_id'), ['street_id'], unique=False)
+
+    op.create_table('background_tasks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', name='taskstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('progress', sa.Integer(), nullable=False),
+    sa.Column('message', sa.String(length=500), nullable=False),
+    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('input_blob', sa.LargeBinary(), nullable=True),
+    sa.Column('input_filename', sa.String(length=255), nullable=True),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('result_blob', sa.LargeBinary(), nullable=True),
+    sa.Column('result_filename', sa.String(length=255), nullable=True),
+    sa.Column('result_content_type', sa.String(length=128), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('street_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_accounts.id'], name=op.f('fk_background_tasks_created_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_background_tasks_street_id_streets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_background_tasks'))
+    )
+    op.create_table('indicator_targets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('indicator', sa.String(length=48), nullable=False),
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('value', sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['updated_by'], ['staff_accounts.id'], name=op.f('fk_indicator_targets_updated_by_staff_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_targets')),
+    sa.UniqueConstraint('year', 'indicator', 'scope', name=op.f('uq_indicator_targets_year'))
     )
     op.create_table('qr_codes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,6 +280,7 @@ def upgrade():
     sa.Column('resolve_due_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('clock_paused_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('escalation_level', sa.Integer(), nullable=False),
+    sa.Column('escalation_clock', sa.String(length=16), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint('amount_owed_fen >= 0', name=op.f('ck_cases_amount_not_negative')),
     sa.CheckConstraint('workers_affected >= 1', name=op.f('ck_cases_workers_positive')),
@@ -223,9 +299,41 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_dispatch_due_at'), ['dispatch_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_foreman_id'), ['foreman_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_group_id'), ['group_id'], unique=False)
+        batch_op.create_index('ix_cases_resolved_at', ['resolved_at'], unique=False)
         batch_op.create_index('ix_cases_status_urgency_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_cases_street_created', ['street_id', 'created_at'], unique=False)
         batch_op.create_index('ix_cases_street_status', ['street_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_team_id'), ['team_id'], unique=False)
+
+    op.create_table('channel_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('site_name', sa.String(length=128), nullable=False),
+    sa.Column('employer_name', sa.String(length=128), nullable=False),
+    sa.Column('uscc', sa.String(length=18), nullable=True),
+    sa.Column('street_id', sa.Integer(), nullable=True),
+    sa.Column('workers', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('employer_key', sa.String(length=160), nullable=True),
+    sa.Column('site_key', sa.String(length=160), nullable=True),
+    sa.Column('matched_case_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('source_row', sa.Integer(), nullable=False),
+    sa.Column('imported_by', sa.Integer(), nullable=True),
+    sa.Column('imported_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['imported_by'], ['staff_accounts.id'], name=op.f('fk_channel_records_imported_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_channel_records_street_id_streets')),
+    sa.ForeignKeyConstraint(['task_id'], ['background_tasks.id'], name=op.f('fk_channel_records_task_id_background_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_records')),
+    sa.UniqueConstraint('fingerprint', name=op.f('uq_channel_records_fingerprint'))
+    )
+    with op.batch_alter_table('channel_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_channel_records_employer_key'), ['employer_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_channel_records_received_on'), ['received_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_channel_records_site_key'), ['site_key'], unique=False)
 
     op.create_table('case_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -244,6 +352,23 @@ def upgrade():
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_events_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_events_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_case_events_kind_created', ['kind', 'created_at'], unique=False)
+
+    op.create_table('daily_checks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('checked_on', sa.Date(), nullable=False),
+    sa.Column('checked_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_daily_checks_case_id_cases')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_accounts.id'], name=op.f('fk_daily_checks_staff_id_staff_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_checks'))
+    )
+    with op.batch_alter_table('daily_checks', schema=None) as batch_op:
+        batch_op.create_index('ix_daily_checks_case_checked_at', ['case_id', 'checked_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_daily_checks_checked_on'), ['checked_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_daily_checks_staff_id'), ['staff_id'], unique=False)
 
     op.create_table('evidence',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -272,6 +397,37 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('scope', 'key', name=op.f('uq_idempotency_records_scope'))
     )
+    op.create_table('letters',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=48), nullable=False),
+    sa.Column('kind', sa.Enum('reminder', 'supervision', 'accountability', name='letterkind', native_enum=False, length=32), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('street_id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('addressee', sa.String(length=128), nullable=False),
+    sa.Column('facts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('issued_by', sa.Integer(), nullable=False),
+    sa.Column('issued_at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reply_due_on', sa.Date(), nullable=False),
+    sa.Column('status', sa.Enum('awaiting_reply', 'reply_overdue', 'replied', name='letterstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('reply_text', sa.Text(), nullable=True),
+    sa.Column('replied_at', wagedispute.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reply_recorded_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_letters_case_id_cases')),
+    sa.ForeignKeyConstraint(['issued_by'], ['staff_accounts.id'], name=op.f('fk_letters_issued_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['reply_recorded_by'], ['staff_accounts.id'], name=op.f('fk_letters_reply_recorded_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_letters_street_id_streets')),
+    sa.ForeignKeyConstraint(['team_id'], ['disposal_teams.id'], name=op.f('fk_letters_team_id_disposal_teams')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_letters')),
+    sa.UniqueConstraint('number', name=op.f('uq_letters_number'))
+    )
+    with op.batch_alter_table('letters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letters_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_letters_street_status', ['street_id', 'status'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('topic', sa.String(length=64), nullable=False),
@@ -292,6 +448,21 @@ def upgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_outbox_state_due', ['state', 'due_at'], unique=False)
+
+    op.create_table('pii_access_logs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('field', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.String(length=255), nullable=False),
+    sa.Column('at', wagedispute.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_pii_access_logs_case_id_cases')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_accounts.id'], name=op.f('fk_pii_access_logs_staff_id_staff_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pii_access_logs'))
+    )
+    with op.batch_alter_table('pii_access_logs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pii_access_logs_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pii_access_logs_staff_id'), ['staff_id'], unique=False)
 
     op.create_table('deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -324,25 +495,50 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_deliveries_case_id'))
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('pii_access_logs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pii_access_logs_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_pii_access_logs_case_id'))
+
+    op.drop_table('pii_access_logs')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_state_due')
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('letters', schema=None) as batch_op:
+        batch_op.drop_index('ix_letters_street_status')
+        batch_op.drop_index(batch_op.f('ix_letters_case_id'))
+
+    op.drop_table('letters')
     op.drop_table('idempotency_records')
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_evidence_case_id'))
 
     op.drop_table('evidence')
+    with op.batch_alter_table('daily_checks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_daily_checks_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_daily_checks_checked_on'))
+        batch_op.drop_index('ix_daily_checks_case_checked_at')
+
+    op.drop_table('daily_checks')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_events_kind_created')
         batch_op.drop_index(batch_op.f('ix_case_events_created_at'))
         batch_op.drop_index(batch_op.f('ix_case_events_case_id'))
 
     op.drop_table('case_events')
+    with op.batch_alter_table('channel_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_channel_records_site_key'))
+        batch_op.drop_index(batch_op.f('ix_channel_records_received_on'))
+        batch_op.drop_index(batch_op.f('ix_channel_records_employer_key'))
+
+    op.drop_table('channel_records')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_team_id'))
         batch_op.drop_index('ix_cases_street_status')
+        batch_op.drop_index('ix_cases_street_created')
         batch_op.drop_index('ix_cases_status_urgency_created')
+        batch_op.drop_index('ix_cases_resolved_at')
         batch_op.drop_index(batch_op.f('ix_cases_group_id'))
         batch_op.drop_index(batch_op.f('ix_cases_foreman_id'))
         batch_op.drop_index(batch_op.f('ix_cases_dispatch_due_at'))
@@ -359,6 +555,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_qr_codes_foreman_id'))
 
     op.drop_table('qr_codes')
+    op.drop_table('indicator_targets')
+    op.drop_table('background_tasks')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alerts_street_id'))
+        batch_op.drop_index(batch_op.f('ix_alerts_created_at'))
+
+    op.drop_table('alerts')
+    with op.batch_alter_table('weekly_packs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_weekly_packs_week_start'))
+
+    op.drop_table('weekly_packs')
     op.drop_table('staff_accounts')
     with op.batch_alter_table('foremen', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_foremen_street_id'))
@@ -374,6 +581,7 @@ def downgrade():
     op.drop_table('disposal_teams')
     op.drop_table('subscription_consents')
     op.drop_table('streets')
+    op.drop_table('letter_number_counters')
     with op.batch_alter_table('complainants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_complainants_mobile_hash'))
         batch_op.drop_index(batch_op.f('ix_complainants_id_number_hash'))

@@ -8,6 +8,7 @@ from wagedispute.models.cases import (
     Evidence,
     IdempotencyRecord,
 )
+from wagedispute.models.console import IndicatorTarget, PiiAccessLog
 from wagedispute.models.enums import (
     OPEN_STATUSES,
     CaseStatus,
@@ -31,16 +32,34 @@ from wagedispute.models.people import (
     Street,
     TeamMember,
 )
+from wagedispute.models.supervision import (
+    Alert,
+    AlertKind,
+    BackgroundTask,
+    ChannelRecord,
+    DailyCheck,
+    Letter,
+    LetterKind,
+    LetterNumberCounter,
+    LetterStatus,
+    TaskStatus,
+    WeeklyPack,
+)
 
 __all__ = [
     "OPEN_STATUSES",
+    "Alert",
+    "AlertKind",
+    "BackgroundTask",
     "BindingCode",
     "Case",
     "CaseEvent",
     "CaseNumberCounter",
     "CaseStatus",
     "Channel",
+    "ChannelRecord",
     "Complainant",
+    "DailyCheck",
     "Delivery",
     "DeliveryState",
     "DisposalTeam",
@@ -48,9 +67,15 @@ __all__ = [
     "Evidence",
     "Foreman",
     "IdempotencyRecord",
+    "IndicatorTarget",
+    "Letter",
+    "LetterKind",
+    "LetterNumberCounter",
+    "LetterStatus",
     "Outbox",
     "OutboxState",
     "Outcome",
+    "PiiAccessLog",
     "QrCode",
     "QrStatus",
     "Role",
@@ -58,6 +83,8 @@ __all__ = [
     "StaffRole",
     "Street",
     "SubscriptionConsent",
+    "TaskStatus",
     "TeamMember",
     "Urgency",
+    "WeeklyPack",
 ]

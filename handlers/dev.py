@@ -1,0 +1,78 @@
+"""Development pages: what the WeChat sandbox "sent" (404 once real credentials are set)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, jsonify, render_template_string
+from flask.typing import ResponseReturnValue
+
+from wagedispute.wechat import sandbox_active, sandbox_sent_messages
+
+blueprint = Blueprint("dev", __name__, url_prefix="/dev")
+
+PAGE = """<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>微信沙箱：已发送消息</title>
+<style>
+body { font-family: sans-serif; margin: 1.5rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ccc; padding: .4rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+</style>
+</head>
+<body>
+<h1>微信沙箱：已发送的订阅消息</h1>
+<p>未配置真实的小程序 AppID 时，所有微信接口由本地沙箱应答；这里列出沙箱记录的消息（最新在前）。</p>
+{% if messages %}
+<table>
+<thead><tr>
+<th>时间</th><th>接收人 openid</th><th>模板</th><th>跳转页面</th><th>内容</th>
+</tr></thead>
+<tbody>
+{% for m in messages %}
+<tr>
+<td>{{ m.time }}</td>
+<td>{{ m.touser }}</td>
+<td>{{ m.template_id }}</td>
+<td>{{ m.page or "" }}</td>
+<td>{% for key, value in m.data.items() %}
+{{ key }}：{{ value.value if value is mapping else value }}<br>
+{% endfor %}</td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p>沙箱尚未发送任何消息。</p>
+{% endif %}
+</body>
+</html>
+"""
+
+
+def _messages() -> list[dict]:
+    if not sandbox_active():
+        abort(404)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    messages = sandbox_sent_messages()
+    for message in messages:
+        sent = datetime.fromtimestamp(message["sent_at"], UTC).astimezone(zone)
+        message["time"] = sent.strftime("%Y-%m-%d %H:%M:%S")
+    return messages
+
+
+@blueprint.get("/wechat")
+def sandbox_page() -> ResponseReturnValue:
+    """The sandbox's sent messages as a page (development only)."""
+    return render_template_string(PAGE, messages=_messages())
+
+
+@blueprint.get("/wechat.json")
+def sandbox_json() -> ResponseReturnValue:
+    """The sandbox's sent messages as JSON, newest first (development only)."""
+    return jsonify(messages=_messages())

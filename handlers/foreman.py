@@ -1,0 +1,472 @@
+"""The foreman's mini-program API under ``/api/v1/foreman/``, and staff sign-in with binding.
+
+A token of any other role on these routes answers 404, as an out-of-scope case would.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.api import current_actor, documented, parse_body
+from wagedispute.auth import issue_token
+from wagedispute.binding import sign_in_staff
+from wagedispute.models import Case, CaseEvent, DisposalTeam, DisputeGroup, Evidence, Role, Urgency
+from wagedispute.ratelimit import check_rate
+from wagedispute.triage_actions import (
+    CaseDetail,
+    QueueItem,
+    active_teams,
+    case_detail,
+    dispatch_case,
+    foreman_queue,
+    merge_case,
+    reject_case,
+    set_urgency,
+    split_case,
+)
+
+blueprint = Blueprint("foreman", __name__, url_prefix="/api/v1/foreman")
+session_blueprint = Blueprint("staff_session", __name__, url_prefix="/api/v1")
+
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+NUMBER_PARAM = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+# Binding codes are short: a per-address limit makes guessing one hopeless.
+STAFF_SESSION_PER_MINUTE = 10
+
+
+def local_time(moment: datetime | None) -> str | None:
+    """Beijing time, ISO 8601 with offset."""
+    return moment.astimezone(DISTRICT_TZ).isoformat(timespec="seconds") if moment else None
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+class StaffSessionIn(BaseModel):
+    """``wx.login`` code, plus the binding code from the bureau on the first sign-in."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128)
+    binding_code: str | None = Field(default=None, max_length=32)
+
+
+class StaffSessionOut(BaseModel):
+    """Our bearer token and who it belongs to."""
+
+    token: str
+    expires_in: int
+    role: str
+    name: str
+    street: str
+    team: str | None
+    newly_bound: bool
+
+
+class TeamOut(BaseModel):
+    """A disposal team."""
+
+    id: int
+    name: str
+    street_id: int
+    street_name: str
+
+
+class TeamListOut(BaseModel):
+    """Teams a case can be dispatched to."""
+
+    teams: list[TeamOut]
+
+
+class GroupOut(BaseModel):
+    """A dispute group with its live totals."""
+
+    id: int
+    title: str
+    case_count: int
+    workers_total: int
+    amount_total_fen: int
+
+
+class StaffCaseOut(BaseModel):
+    """A case as the foreman and the team see it in a list."""
+
+    number: str
+    status: str
+    status_label: str
+    channel: str
+    site_name: str
+    site_address: str | None
+    workers_affected: int
+    amount_owed_fen: int
+    urgency: str
+    urgency_label: str
+    urgency_suggested: str
+    urgency_reasons: list[str]
+    urgency_confirmed: str | None
+    team: TeamOut | None
+    group: GroupOut | None
+    outcome: str | None
+    flagged_to_bureau: bool
+    created_at: str
+    dispatched_at: str | None
+    accepted_at: str | None
+    first_contact_at: str | None
+    resolved_at: str | None
+    dispatch_due_at: str | None
+    accept_due_at: str | None
+    contact_due_at: str | None
+    resolve_due_at: str | None
+
+
+class QueueItemOut(StaffCaseOut):
+    """A lead waiting for the foreman, with the team the system suggests."""
+
+    suggested_team: TeamOut | None
+
+
+class QueueOut(BaseModel):
+    """The foreman's queue: most urgent first, then oldest first."""
+
+    cases: list[QueueItemOut]
+
+
+class EventOut(BaseModel):
+    """One audit row."""
+
+    id: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor_role: str
+    data: dict[str, Any]
+    worker_visible: bool
+    at: str
+
+
+class EvidenceBriefOut(BaseModel):
+    """An evidence file attached to the case (fetch it by id)."""
+
+    id: int
+    content_type: str
+    size_bytes: int
+    uploaded_by_role: str
+    at: str
+
+
+class StaffCaseDetailOut(StaffCaseOut):
+    """One case with its whole audit trail and evidence list."""
+
+    description: str
+    employers: list[dict[str, Any]]
+    period_start: str | None
+    period_end: str | None
+    complainant_mobile_masked: str | None
+    outcome_data: dict[str, Any]
+    events: list[EventOut]
+    evidence: list[EvidenceBriefOut]
+
+
+class UrgencyIn(BaseModel):
+    """Confirm the suggested level, or override it (a reason is then required)."""
+
+    model_config = ConfigDict(extra="forbid")
+    urgency: Urgency
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DispatchIn(BaseModel):
+    """Dispatch to a team; ``urgency`` confirms or overrides the level on the way."""
+
+    model_config = ConfigDict(extra="forbid")
+    team_id: int
+    urgency: Urgency | None = None
+    urgency_reason: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class RejectIn(BaseModel):
+    """Why the lead is not taken, and where the worker should turn instead."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    referral: str | None = Field(default=None, max_length=200)
+
+
+class MergeIn(BaseModel):
+    """The case whose dispute group this case joins."""
+
+    model_config = ConfigDict(extra="forbid")
+    into: str = Field(min_length=1, max_length=32)
+
+
+# -- serializers ----------------------------------------------------------------------------
+
+
+def team_out(team: DisposalTeam | None) -> TeamOut | None:
+    """A team for the API."""
+    if team is None:
+        return None
+    return TeamOut(
+        id=team.id, name=team.name, street_id=team.street_id, street_name=team.street.name
+    )
+
+
+def group_out(group: DisputeGroup | None) -> GroupOut | None:
+    """A group with its totals."""
+    if group is None:
+        return None
+    return GroupOut(
+        id=group.id,
+        title=group.title,
+        case_count=group.case_count,
+        workers_total=group.workers_total,
+        amount_total_fen=group.amount_total_fen,
+    )
+
+
+def case_fields(case: Case) -> dict[str, Any]:
+    """The list fields of a case."""
+    return {
+        "number": case.number,
+        "status": case.status.value,
+        "status_label": case.status.label,
+        "channel": case.channel.value,
+        "site_name": case.site_name,
+        "site_address": case.site_address,
+        "workers_affected": case.workers_affected,
+        "amount_owed_fen": case.amount_owed_fen,
+        "urgency": case.urgency.value,
+        "urgency_label": case.urgency.label,
+        "urgency_suggested": case.urgency_suggested.value,
+        "urgency_reasons": list(case.urgency_reasons or []),
+        "urgency_confirmed": case.urgency_confirmed.value if case.urgency_confirmed else None,
+        "team": team_out(case.team),
+        "group": group_out(case.group),
+        "outcome": case.outcome.value if case.outcome else None,
+        "flagged_to_bureau": case.flagged_to_bureau,
+        "created_at": local_time(case.created_at),
+        "dispatched_at": local_time(case.dispatched_at),
+        "accepted_at": local_time(case.accepted_at),
+        "first_contact_at": local_time(case.first_contact_at),
+        "resolved_at": local_time(case.resolved_at),
+        "dispatch_due_at": local_time(case.dispatch_due_at),
+        "accept_due_at": local_time(case.accept_due_at),
+        "contact_due_at": local_time(case.contact_due_at),
+        "resolve_due_at": local_time(case.resolve_due_at),
+    }
+
+
+def case_out(case: Case) -> dict[str, Any]:
+    """A case in a list, as JSON."""
+    return StaffCaseOut(**case_fields(case)).model_dump(mode="json")
+
+
+def event_out(event: CaseEvent) -> EventOut:
+    """An audit row for the API."""
+    return EventOut(
+        id=event.id,
+        kind=event.kind,
+        from_status=event.from_status.value if event.from_status else None,
+        to_status=event.to_status.value if event.to_status else None,
+        actor_role=event.actor_role.value,
+        data=dict(event.data or {}),
+        worker_visible=event.worker_visible,
+        at=local_time(event.created_at),
+    )
+
+
+def evidence_out(evidence: Evidence) -> EvidenceBriefOut:
+    """An evidence entry for the API."""
+    return EvidenceBriefOut(
+        id=evidence.id,
+        content_type=evidence.content_type,
+        size_bytes=evidence.size_bytes,
+        uploaded_by_role=evidence.uploaded_by_role.value,
+        at=local_time(evidence.created_at),
+    )
+
+
+def detail_out(detail: CaseDetail) -> dict[str, Any]:
+    """One case with events and evidence, as JSON."""
+    case = detail.case
+    out = StaffCaseDetailOut(
+        **case_fields(case),
+        description=case.description,
+        employers=list(case.employers or []),
+        period_start=case.period_start.isoformat() if case.period_start else None,
+        period_end=case.period_end.isoformat() if case.period_end else None,
+        complainant_mobile_masked=case.complainant.mobile_masked if case.complainant else None,
+        outcome_data=dict(case.outcome_data or {}),
+        events=[event_out(e) for e in detail.events],
+        evidence=[evidence_out(e) for e in detail.evidence],
+    )
+    return out.model_dump(mode="json")
+
+
+def queue_item_out(item: QueueItem) -> dict[str, Any]:
+    """A queue entry, as JSON."""
+    return QueueItemOut(
+        **case_fields(item.case), suggested_team=team_out(item.suggested_team)
+    ).model_dump(mode="json")
+
+
+def foreman() -> Any:
+    """The signed-in foreman (other roles: 404)."""
+    return current_actor(Role.FOREMAN)
+
+
+# -- staff sign-in --------------------------------------------------------------------------
+
+
+@session_blueprint.post("/staff-session")
+@documented(
+    "POST",
+    "/api/v1/staff-session",
+    "工长、处置小组成员登录：wx.login 的 code；首次登录另附区信访局发放的一次性绑定码",
+    request_model=StaffSessionIn,
+    response_model=StaffSessionOut,
+    auth=False,
+)
+def staff_session() -> ResponseReturnValue:
+    """Exchange a wx.login code (and, once, a binding code) for a bearer token."""
+    check_rate(f"staff-session:{request.remote_addr}", STAFF_SESSION_PER_MINUTE)
+    body = parse_body(StaffSessionIn)
+    member = sign_in_staff(body.code, body.binding_code)
+    out = StaffSessionOut(
+        token=issue_token(member.actor),
+        expires_in=int(current_app.config["TOKEN_TTL_SECONDS"]),
+        role=member.actor.role.value,
+        name=member.name,
+        street=member.street_name,
+        team=member.team_name,
+        newly_bound=member.newly_bound,
+    )
+    return jsonify(out.model_dump())
+
+
+# -- foreman --------------------------------------------------------------------------------
+
+
+@blueprint.get("/queue")
+@documented(
+    "GET",
+    "/api/v1/foreman/queue",
+    "待处理线索（新受理、被退回、被重新打开）：特急、紧急、一般，同级按时间先后；含建议紧急程度、理由和建议处置小组",
+    response_model=QueueOut,
+)
+def queue() -> ResponseReturnValue:
+    """The foreman's leads, most urgent first."""
+    items = foreman_queue(foreman())
+    return jsonify(cases=[queue_item_out(item) for item in items])
+
+
+@blueprint.get("/teams")
+@documented("GET", "/api/v1/foreman/teams", "可分派的处置小组", response_model=TeamListOut)
+def teams() -> ResponseReturnValue:
+    """Active disposal teams, by street."""
+    foreman()
+    return jsonify(teams=[team_out(t).model_dump() for t in active_teams()])
+
+
+@blueprint.get("/cases/<number>")
+@documented(
+    "GET",
+    "/api/v1/foreman/cases/{number}",
+    "案件详情（全部记录和证据）",
+    response_model=StaffCaseDetailOut,
+    parameters=[NUMBER_PARAM],
+)
+def show_case(number: str) -> ResponseReturnValue:
+    """One of the foreman's cases."""
+    return jsonify(detail_out(case_detail(foreman(), number)))
+
+
+@blueprint.post("/cases/<number>/urgency")
+@documented(
+    "POST",
+    "/api/v1/foreman/cases/{number}/urgency",
+    "确认或调整紧急程度（与系统建议不同须填写原因，记入案件记录）",
+    request_model=UrgencyIn,
+    response_model=StaffCaseOut,
+    parameters=[NUMBER_PARAM],
+)
+def urgency(number: str) -> ResponseReturnValue:
+    """Confirm or override the urgency."""
+    actor = foreman()
+    body = parse_body(UrgencyIn)
+    return jsonify(case_out(set_urgency(actor, number, body.urgency, body.reason)))
+
+
+@blueprint.post("/cases/<number>/dispatch")
+@documented(
+    "POST",
+    "/api/v1/foreman/cases/{number}/dispatch",
+    "分派给处置小组（新线索、被退回或重新打开的案件；可同时确认或调整紧急程度）",
+    request_model=DispatchIn,
+    response_model=StaffCaseOut,
+    parameters=[NUMBER_PARAM],
+)
+def dispatch(number: str) -> ResponseReturnValue:
+    """Dispatch a case to a team."""
+    actor = foreman()
+    body = parse_body(DispatchIn)
+    case = dispatch_case(
+        actor,
+        number,
+        body.team_id,
+        urgency=body.urgency,
+        urgency_reason=body.urgency_reason,
+        note=body.note,
+    )
+    return jsonify(case_out(case))
+
+
+@blueprint.post("/cases/<number>/reject")
+@documented(
+    "POST",
+    "/api/v1/foreman/cases/{number}/reject",
+    "不予受理（须填写原因，可注明建议工人求助的部门）",
+    request_model=RejectIn,
+    response_model=StaffCaseOut,
+    parameters=[NUMBER_PARAM],
+)
+def reject(number: str) -> ResponseReturnValue:
+    """Reject a lead with a reason and a referral."""
+    actor = foreman()
+    body = parse_body(RejectIn)
+    return jsonify(case_out(reject_case(actor, number, body.reason, body.referral)))
+
+
+@blueprint.post("/cases/<number>/merge")
+@documented(
+    "POST",
+    "/api/v1/foreman/cases/{number}/merge",
+    "并入另一案件所在的纠纷组（合计人数、金额随之更新）",
+    request_model=MergeIn,
+    response_model=GroupOut,
+    parameters=[NUMBER_PARAM],
+)
+def merge(number: str) -> ResponseReturnValue:
+    """Merge a case into another case's dispute group."""
+    actor = foreman()
+    body = parse_body(MergeIn)
+    return jsonify(group_out(merge_case(actor, number, body.into)).model_dump())
+
+
+@blueprint.post("/cases/<number>/split")
+@documented(
+    "POST",
+    "/api/v1/foreman/cases/{number}/split",
+    "从纠纷组中拆出，单独成组",
+    response_model=GroupOut,
+    parameters=[NUMBER_PARAM],
+)
+def split(number: str) -> ResponseReturnValue:
+    """Split a case out of its dispute group."""
+    return jsonify(group_out(split_case(foreman(), number)).model_dump())
