@@ -45,6 +45,29 @@ def current_actor(*roles: Role) -> Actor:
     return actor
 
 
+# The OpenAPI request body of an evidence upload: a multipart field "file" or the raw bytes.
+UPLOAD_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def read_upload() -> bytes:
+    """The uploaded file's bytes: the multipart field ``file``, else the raw request body."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        return upload.read() if upload is not None else b""
+    return request.get_data()
+
+
 def parse_body(model: type[ModelT]) -> ModelT:
     """Validate the JSON body with a pydantic model; wrong type 415, not JSON 400, bad 422."""
     if not request.is_json:

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handlers.api import current_actor, documented, parse_body
+from handlers.api import UPLOAD_REQUEST_BODY, current_actor, documented, parse_body, read_upload
 from wagedispute.actors import Actor
 from wagedispute.complaints import (
     case_detail,
@@ -277,30 +277,14 @@ def withdraw(number: str) -> ResponseReturnValue:
     "上传证据（JPG/PNG/WebP 图片或 PDF；multipart 字段 file，或直接以文件内容为请求体）",
     response_model=EvidenceOut,
     parameters=[NUMBER_PARAM],
-    requestBody={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
-    },
+    requestBody=UPLOAD_REQUEST_BODY,
 )
 def upload_evidence(number: str) -> ResponseReturnValue:
     """Attach a file to one of the worker's cases."""
     actor = current_actor(Role.COMPLAINANT)
     limit_user("evidence", actor)
     case = get_case_by_number(actor, number)
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        data = upload.read() if upload is not None else b""
-    else:
-        data = request.get_data()
-    evidence = store_evidence(case.id, actor, data)
+    evidence = store_evidence(case.id, actor, read_upload())
     out = EvidenceOut(
         id=evidence.id,
         content_type=evidence.content_type,

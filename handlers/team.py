@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.api import current_actor, documented, parse_body
+from handlers.api import UPLOAD_REQUEST_BODY, current_actor, documented, parse_body, read_upload
 from handlers.foreman import (
     NUMBER_PARAM,
     EventOut,
@@ -180,29 +180,13 @@ def note(number: str) -> ResponseReturnValue:
     "上传处置材料或支付凭证（图片或 PDF；multipart 字段 file，或以文件内容为请求体）",
     response_model=EvidenceBriefOut,
     parameters=[NUMBER_PARAM],
-    requestBody={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
-    },
+    requestBody=UPLOAD_REQUEST_BODY,
 )
 def upload_evidence(number: str) -> ResponseReturnValue:
     """Attach a file (e.g. proof of payment) to one of the team's cases."""
     actor = member()
     case = get_case_by_number(actor, number)
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        data = upload.read() if upload is not None else b""
-    else:
-        data = request.get_data()
-    evidence = store_evidence(case.id, actor, data)
+    evidence = store_evidence(case.id, actor, read_upload())
     return jsonify(evidence_out(evidence).model_dump(mode="json")), 201
 
 
