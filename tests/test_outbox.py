@@ -161,3 +161,32 @@ def test_relay_enqueues_a_periodic_run_once_per_interval(app):
     _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
     _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
     assert get_queue("maintenance").count == 1
+
+
+def test_worker_messages_use_configured_template_ids_and_need_consent(
+    app, make_case, bound_team, drain, monkeypatch
+):
+    from wagedispute.models import Complainant, SubscriptionConsent
+
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_IDS", "case_progress=TPL-PROGRESS-1")
+    consenting = Complainant(openid="o-worker-yes")
+    silent = Complainant(openid="o-worker-no")
+    db.session.add_all([consenting, silent])
+    db.session.flush()
+    db.session.add(
+        SubscriptionConsent(openid="o-worker-yes", template="TPL-PROGRESS-1", accepted=True)
+    )
+    db.session.commit()
+    for complainant in (consenting, silent):
+        dispatch(make_case(complainant_id=complainant.id), bound_team)
+    drain()
+    to_workers = [m for m in wechat.sandbox_sent_messages() if m["touser"].startswith("o-worker")]
+    assert [(m["touser"], m["template_id"]) for m in to_workers] == [
+        ("o-worker-yes", "TPL-PROGRESS-1")
+    ]
+    skipped = db.session.scalars(
+        sa.select(Delivery).where(Delivery.recipient_openid == "o-worker-no")
+    ).all()
+    assert [d.error for d in skipped] == ["no_consent"]
+    consent = db.session.scalars(sa.select(SubscriptionConsent)).one()
+    assert consent.remaining == 0  # a one-time subscription is used up by the send

@@ -31,6 +31,10 @@ class Config:
     WECHAT_PUSH_TOKEN: str = ""
     WECHAT_PUSH_AES_KEY: str = ""
     WECHAT_TIMEOUT_SECONDS: float = 5.0
+    # Subscribe-message template ids per purpose, "name=id,name=id" (new_lead, case_assigned,
+    # case_returned, case_progress, breach_alert); a name without an id is sent as its own id,
+    # which is what the sandbox expects.
+    WECHAT_TEMPLATE_IDS: str = ""
     # A path to a CJK TrueType font for posters and PDFs; empty means "search the system".
     CJK_FONT_PATH: str = ""
     MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wagedispute import wechat
@@ -160,7 +161,7 @@ def send_delivery(delivery_id: int) -> None:
     try:
         wechat.send_subscribe_message(
             delivery.recipient_openid,
-            delivery.template,
+            template_id(delivery.template),
             {k: str(v) for k, v in delivery.data.items()},
             page=f"pages/case/index?delivery={delivery.id}",
         )
@@ -179,6 +180,16 @@ def send_delivery(delivery_id: int) -> None:
     db.session.commit()
 
 
+def template_id(name: str) -> str:
+    """WeChat's id for one of our template names (consents are recorded by WeChat's id)."""
+    configured = dict(
+        pair.split("=", 1)
+        for pair in current_app.config["WECHAT_TEMPLATE_IDS"].split(",")
+        if "=" in pair
+    )
+    return configured.get(name, name).strip()
+
+
 def _skip_reason(delivery: Delivery) -> str | None:
     if not delivery.recipient_openid:
         return "not_bound"
@@ -192,7 +203,8 @@ def _skip_reason(delivery: Delivery) -> str | None:
 def _consent(openid: str, template: str) -> SubscriptionConsent | None:
     return db.session.scalars(
         sa.select(SubscriptionConsent).where(
-            SubscriptionConsent.openid == openid, SubscriptionConsent.template == template
+            SubscriptionConsent.openid == openid,
+            SubscriptionConsent.template == template_id(template),
         )
     ).one_or_none()
 
