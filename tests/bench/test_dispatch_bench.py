@@ -35,6 +35,7 @@ DISPATCH_WORKERS = int(os.environ.get("BENCH_DISPATCH_WORKERS", "3"))
 # "1": RQ's SimpleWorker (jobs in the worker process, no fork, connections reused).
 SIMPLE_WORKERS = os.environ.get("BENCH_SIMPLE_WORKERS", "") == "1"
 DRIVER_THREADS = 12
+WARM_UP_SECONDS = 6.0
 
 
 def open_received_cases(deployment: Stack, count: int) -> list[tuple[int, Assignment]]:
@@ -195,6 +196,8 @@ def test_dispatch_latency_through_the_outbox_beside_direct_enqueue(stack: Stack)
     for _ in range(DISPATCH_WORKERS):
         stack.worker("dispatch", simple=SIMPLE_WORKERS)
     stack.worker("notify", scheduler=True)
+    # Let the processes import and connect: their start-up is not dispatch latency.
+    time.sleep(WARM_UP_SECONDS)
 
     began = time.time()
     direct = run_open_loop(stack, baseline_cases, direct=True)
@@ -202,6 +205,7 @@ def test_dispatch_latency_through_the_outbox_beside_direct_enqueue(stack: Stack)
     baseline_seconds = time.time() - began
 
     stack.relay()
+    time.sleep(WARM_UP_SECONDS)
     began = time.time()
     through = run_open_loop(stack, outbox_cases, direct=False)
     wait_until(lambda: notified(stack, list(through)), 180, "the outbox run's notifications", 0.5)
