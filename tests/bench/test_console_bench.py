@@ -109,7 +109,7 @@ def console_server(create_postgres_database, redis_url) -> Iterator[ConsoleServe
         env=env,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"http://127.0.0.1:{port}/healthz", lambda: server.poll() is not None)
         yield ConsoleServer(f"http://127.0.0.1:{port}", database_url, config)
     finally:
         server.terminate()
