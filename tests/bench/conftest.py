@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_server(app_spec: str, env: dict[str, str], ready_path: str) -> Iterator[str]:
+    """gunicorn (2 workers x 4 threads) on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}{ready_path}", lambda: server.poll() is not None)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def wait_for(url: str, server_exited: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -111,47 +148,19 @@ def intake_server(
         "RATE_LIMIT_PER_MINUTE": 10**9,
     }
     tokens, qr_token = _prepare(config, clients=16)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "handlers:create_web_app({'BENCH_ENDPOINTS': True})",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
     try:
-        wait_for(
-            f"http://127.0.0.1:{port}/api/v1/openapi.json",
-            lambda: server.poll() is not None,
-        )
-        yield IntakeServer(
-            base_url=f"http://127.0.0.1:{port}",
-            database_url=database_url,
-            redis_url=redis_url,
-            config=config,
-            tokens=tokens,
-            qr_token=qr_token,
-        )
+        with gunicorn_server(
+            "handlers:create_web_app({'BENCH_ENDPOINTS': True})", env, "/api/v1/openapi.json"
+        ) as base_url:
+            yield IntakeServer(
+                base_url=base_url,
+                database_url=database_url,
+                redis_url=redis_url,
+                config=config,
+                tokens=tokens,
+                qr_token=qr_token,
+            )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         import redis
 
         connection = redis.Redis.from_url(redis_url)

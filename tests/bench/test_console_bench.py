@@ -29,7 +29,7 @@ import requests
 import sqlalchemy as sa
 
 from handlers import create_web_app
-from tests.bench.conftest import ROOT, free_port, wait_for
+from tests.bench.conftest import ROOT, gunicorn_server
 from tests.conftest import dispose
 from tests.test_console_plans import fill_console_data
 
@@ -87,37 +87,10 @@ def console_server(create_postgres_database, redis_url) -> Iterator[ConsoleServe
         f"{time.monotonic() - started:.1f} s"
     )
     dispose(app)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", lambda: server.poll() is not None)
-        yield ConsoleServer(f"http://127.0.0.1:{port}", database_url, config)
+        with gunicorn_server("wsgi:app", env, "/healthz") as base_url:
+            yield ConsoleServer(base_url, database_url, config)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         import redis
 
         connection = redis.Redis.from_url(redis_url)
