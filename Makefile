@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium
 .PHONY: run test install system-packages bench migration
 
 run: install
-	$(BIN)/python -m wagedispute.launcher
+	$(BIN)/python -m wagedispute.dev.launcher
 
 test: install
 	$(BIN)/ruff format --check .

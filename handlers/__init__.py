@@ -13,6 +13,9 @@ from wagedispute import create_app
 def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The core app plus blueprints and the one JSON error shape."""
     app = create_app(config)
+    from wagedispute.dev import cli
+
+    cli.register(app)
     from handlers import errors, health
 
     errors.register(app)

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from wagedispute.actors import Actor
-from wagedispute.auth import actor_from_token
-from wagedispute.errors import DomainError, NotFound, Unauthorized
+from wagedispute.access.actors import Actor
+from wagedispute.access.tokens import actor_from_token
 from wagedispute.models import Role
+from wagedispute.platform.errors import DomainError, NotFound, Unauthorized
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -41,8 +41,21 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
-from wagedispute.actors import Actor
-from wagedispute.casebook import (
+from wagedispute.access.actors import Actor
+from wagedispute.access.staff import (
+    STAFF_ROLE_LABELS,
+    create_staff_account,
+    list_staff_accounts,
+    load_staff_actor,
+    set_staff_active,
+    sign_in_staff,
+    staff_display_name,
+    staff_role_choices,
+)
+from wagedispute.models import CaseStatus, Channel, Outcome, Role, StaffRole, Urgency
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import DomainError, InvalidInput
+from wagedispute.supervision.casebook import (
     PII_FIELDS,
     CaseFilter,
     case_detail,
@@ -52,17 +65,14 @@ from wagedispute.casebook import (
     local_zone,
     reveal_pii,
 )
-from wagedispute.database import db
-from wagedispute.errors import DomainError, InvalidInput
-from wagedispute.indicators import (
+from wagedispute.supervision.indicators import (
     INDICATORS,
     dashboard_for,
     dashboard_year,
     list_targets,
     set_indicator_targets,
 )
-from wagedispute.models import CaseStatus, Channel, Outcome, Role, StaffRole, Urgency
-from wagedispute.roster import (
+from wagedispute.supervision.roster import (
     add_team_member,
     create_foreman,
     create_team,
@@ -72,16 +82,6 @@ from wagedispute.roster import (
     set_foreman_active,
     set_member_active,
     set_team_active,
-)
-from wagedispute.staff import (
-    STAFF_ROLE_LABELS,
-    create_staff_account,
-    list_staff_accounts,
-    load_staff_actor,
-    set_staff_active,
-    sign_in_staff,
-    staff_display_name,
-    staff_role_choices,
 )
 
 log = logging.getLogger(__name__)

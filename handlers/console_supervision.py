@@ -11,11 +11,12 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field, ValidationError
 
 from handlers.console import use_console_pages, view
-from wagedispute import letters as letter_service
-from wagedispute import reports, supervision, tasks, warning
-from wagedispute.actors import Actor
-from wagedispute.errors import InvalidInput, NotFound
+from wagedispute.access.actors import Actor
 from wagedispute.models import AlertKind, CaseStatus, LetterKind, LetterStatus, StaffRole
+from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.supervision import daily_check as supervision
+from wagedispute.supervision import letters as letter_service
+from wagedispute.supervision import reports, tasks, warning
 
 blueprint = Blueprint(
     "console_supervision", __name__, url_prefix="/console", template_folder="templates"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, jsonify, render_template_string
 from flask.typing import ResponseReturnValue
 
-from wagedispute.wechat import sandbox_active, sandbox_sent_messages
+from wagedispute.platform.wechat import sandbox_active, sandbox_sent_messages
 
 blueprint = Blueprint("dev", __name__, url_prefix="/dev")
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from wagedispute.database import db
-from wagedispute.errors import DomainError, ServiceUnavailable
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.api import current_actor, documented, parse_body
-from wagedispute.complaints import case_summary
-from wagedispute.followup import confirm_resolution, dispute_resolution, rate_case
+from wagedispute.handling.followup import confirm_resolution, dispute_resolution, rate_case
+from wagedispute.intake.complaints import case_summary
 from wagedispute.models import Role
 
 blueprint = Blueprint("followup", __name__, url_prefix="/api/v1/complaints")

@@ -14,11 +14,9 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.api import current_actor, documented, parse_body
-from wagedispute.auth import issue_token
-from wagedispute.binding import sign_in_staff
-from wagedispute.models import Case, CaseEvent, DisposalTeam, DisputeGroup, Evidence, Role, Urgency
-from wagedispute.ratelimit import check_rate
-from wagedispute.triage_actions import (
+from wagedispute.access.binding import sign_in_staff
+from wagedispute.access.tokens import issue_token
+from wagedispute.handling.foreman import (
     CaseDetail,
     QueueItem,
     active_teams,
@@ -30,6 +28,8 @@ from wagedispute.triage_actions import (
     set_urgency,
     split_case,
 )
+from wagedispute.models import Case, CaseEvent, DisposalTeam, DisputeGroup, Evidence, Role, Urgency
+from wagedispute.platform.ratelimit import check_rate
 
 blueprint = Blueprint("foreman", __name__, url_prefix="/api/v1/foreman")
 session_blueprint = Blueprint("staff_session", __name__, url_prefix="/api/v1")

@@ -17,12 +17,12 @@ from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
 from handlers.miniprogram import IDEMPOTENCY_KEY
-from wagedispute.complaints import case_detail, find_case_by_access_code
-from wagedispute.errors import DomainError, InvalidInput, NotFound, RateLimited
-from wagedispute.intake import ComplaintIn, field_errors, submit_complaint
+from wagedispute.intake.complaints import case_detail, find_case_by_access_code
+from wagedispute.intake.qrcodes import foreman_card, resolve_qr_token
+from wagedispute.intake.submission import ComplaintIn, field_errors, submit_complaint
 from wagedispute.models import Channel
-from wagedispute.qrcodes import foreman_card, resolve_qr_token
-from wagedispute.ratelimit import check_rate
+from wagedispute.platform.errors import DomainError, InvalidInput, NotFound, RateLimited
+from wagedispute.platform.ratelimit import check_rate
 
 blueprint = Blueprint(
     "h5",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from wagedispute.health import check_health
+from wagedispute.platform.health import check_health
 
 blueprint = Blueprint("health", __name__)
 

@@ -9,8 +9,10 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers.api import UPLOAD_REQUEST_BODY, current_actor, documented, parse_body, read_upload
-from wagedispute.actors import Actor
-from wagedispute.complaints import (
+from wagedispute.access.actors import Actor
+from wagedispute.access.signin import sign_in_complainant
+from wagedispute.cases.evidence import store_evidence
+from wagedispute.intake.complaints import (
     case_detail,
     case_summary,
     get_case_by_number,
@@ -18,9 +20,8 @@ from wagedispute.complaints import (
     record_subscriptions,
     withdraw_complaint,
 )
-from wagedispute.errors import DomainError, InvalidInput
-from wagedispute.evidence import store_evidence
-from wagedispute.intake import (
+from wagedispute.intake.qrcodes import foreman_card, resolve_qr_token
+from wagedispute.intake.submission import (
     ComplaintIn,
     ComplaintReceipt,
     IntakeResult,
@@ -29,9 +30,8 @@ from wagedispute.intake import (
     submit_complaint,
 )
 from wagedispute.models import Channel, Role
-from wagedispute.qrcodes import foreman_card, resolve_qr_token
-from wagedispute.ratelimit import check_rate
-from wagedispute.signin import sign_in_complainant
+from wagedispute.platform.errors import DomainError, InvalidInput
+from wagedispute.platform.ratelimit import check_rate
 
 blueprint = Blueprint("miniprogram", __name__, url_prefix="/api/v1")
 bench_blueprint = Blueprint("bench", __name__, url_prefix="/bench")

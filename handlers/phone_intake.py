@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 
 from handlers.api import current_actor, documented
 from handlers.miniprogram import IDEMPOTENCY_KEY, limit_user, parse, receipt
-from wagedispute.errors import InvalidInput
-from wagedispute.intake import ComplaintIn, ComplaintReceipt, submit_complaint
+from wagedispute.intake.submission import ComplaintIn, ComplaintReceipt, submit_complaint
 from wagedispute.models import Channel, Role
+from wagedispute.platform.errors import InvalidInput
 
 blueprint = Blueprint("phone_intake", __name__, url_prefix="/api/v1/foreman")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from handlers.api import documented
-from wagedispute.qrcodes import IMAGE_KINDS, describe_qr_image, render_qr_image
-from wagedispute.ratelimit import check_rate
+from wagedispute.intake.qrcodes import IMAGE_KINDS, describe_qr_image, render_qr_image
+from wagedispute.platform.ratelimit import check_rate
 
 blueprint = Blueprint("qr", __name__, url_prefix="/api/v1/qr")
 

@@ -22,12 +22,10 @@ from handlers.foreman import (
     event_out,
     evidence_out,
 )
-from wagedispute.actors import Actor
-from wagedispute.complaints import get_case_by_number
-from wagedispute.errors import InvalidInput
-from wagedispute.evidence import store_evidence
-from wagedispute.models import CaseStatus, Role
-from wagedispute.team_work import (
+from wagedispute.access.actors import Actor
+from wagedispute.cases.evidence import store_evidence
+from wagedispute.handling.foreman import case_detail
+from wagedispute.handling.team import (
     ResolutionIn,
     accept_case,
     add_note,
@@ -36,7 +34,9 @@ from wagedispute.team_work import (
     start_work,
     team_cases,
 )
-from wagedispute.triage_actions import case_detail
+from wagedispute.intake.complaints import get_case_by_number
+from wagedispute.models import CaseStatus, Role
+from wagedispute.platform.errors import InvalidInput
 
 blueprint = Blueprint("team", __name__, url_prefix="/api/v1/team")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from wagedispute.push import receive_push, verify_push_endpoint
+from wagedispute.messaging.push import receive_push, verify_push_endpoint
 
 blueprint = Blueprint("wechat_push", __name__)
 

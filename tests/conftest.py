@@ -16,7 +16,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from handlers import create_web_app
-from wagedispute.database import db, utcnow
+from wagedispute.platform.database import db, utcnow
 
 IN_CI = bool(os.environ.get("CI"))
 TEST_DATABASE_URL = os.environ.get(
@@ -164,7 +164,7 @@ def repo_root() -> Path:
 @pytest.fixture
 def district(app: Flask) -> dict[str, Any]:
     """The demo district, seeded: streets, foremen and teams by name."""
-    from wagedispute.demo import seed_demo
+    from wagedispute.dev.demo import seed_demo
     from wagedispute.models import DisposalTeam, Foreman, Street
 
     seed_demo()
@@ -178,10 +178,10 @@ def district(app: Flask) -> dict[str, Any]:
 @pytest.fixture
 def make_case(app: Flask, district: dict[str, Any]) -> Callable[..., Any]:
     """Create a committed case in ``received`` (as a phone intake by the first foreman)."""
-    from wagedispute.actors import Actor
-    from wagedispute.lifecycle import open_case
+    from wagedispute.access.actors import Actor
+    from wagedispute.cases.lifecycle import open_case
+    from wagedispute.cases.numbering import next_case_number
     from wagedispute.models import Case, Channel, Role
-    from wagedispute.numbering import next_case_number
 
     def make(**fields: Any) -> Case:
         foreman = fields.pop("foreman", district["foremen"][0])
@@ -210,8 +210,8 @@ def drain(app: Flask) -> Callable[[], int]:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from wagedispute.outbox import relay_pending
-    from wagedispute.queues import QUEUE_NAMES, get_queue, get_redis
+    from wagedispute.platform.queues import QUEUE_NAMES, get_queue, get_redis
+    from wagedispute.relay import relay_pending
 
     def drain_all() -> int:
         relayed = 0

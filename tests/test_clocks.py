@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from wagedispute import clocks
-from wagedispute.actors import Actor
-from wagedispute.clocks import (
+from wagedispute.access.actors import Actor
+from wagedispute.cases import clocks
+from wagedispute.cases.clocks import (
     add_working_days,
     apply_clocks,
-    auto_dispatch_overdue_critical,
     db_now,
     deadline,
     escalate_breaches,
@@ -25,12 +24,12 @@ from wagedispute.clocks import (
     pause_clocks,
     relevant_clock,
     resume_clocks,
-    suggest_team,
 )
-from wagedispute.database import db
-from wagedispute.errors import Conflict, InvalidInput
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.handling.dispatch import auto_dispatch_overdue_critical, suggest_team
 from wagedispute.models import Case, CaseEvent, CaseStatus, Outbox, Role, Urgency
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import Conflict, InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -152,7 +151,7 @@ def test_bad_rules_are_refused():
 def test_unknown_year_falls_back_to_weekdays_and_warns_once(caplog):
     clocks._warned_years.discard(2099)
     week = [date(2099, 6, 1) + timedelta(days=i) for i in range(7)]
-    with caplog.at_level(logging.WARNING, logger="wagedispute.clocks"):
+    with caplog.at_level(logging.WARNING, logger="wagedispute.cases.clocks"):
         assert [is_working_day(d) for d in week] == [d.weekday() < 5 for d in week]
     warnings = [r for r in caplog.records if "2099" in r.getMessage()]
     assert len(warnings) == 1

@@ -1,6 +1,6 @@
 """Settings come from class defaults, then WAGEDISPUTE_* variables, then explicit overrides."""
 
-from wagedispute.config import Config, load_settings
+from wagedispute.platform.config import Config, load_settings
 
 
 def test_environment_overrides_defaults_with_the_default_type():

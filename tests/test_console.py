@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from wagedispute.database import db, utcnow
 from wagedispute.models import (
     Case,
     Complainant,
@@ -21,6 +20,7 @@ from wagedispute.models import (
     StaffAccount,
     TeamMember,
 )
+from wagedispute.platform.database import db, utcnow
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORDS = {
@@ -70,7 +70,7 @@ def street_case(make_case, district, code: str, **fields: Any) -> Case:
 
 def with_complainant(app, case: Case, mobile: str, id_number: str | None = None) -> Complainant:
     """Attach an encrypted complainant to a case, the way intake stores one."""
-    vault = app.extensions["wagedispute.pii"]
+    vault = app.extensions["wagedispute.platform.pii"]
     person = Complainant(
         name_encrypted=vault.encrypt("王小明"),
         mobile_encrypted=vault.encrypt(mobile),
@@ -303,14 +303,14 @@ def test_case_list_filters_by_status_text_and_overdue(sign_in, make_case, distri
 def test_case_list_pages_by_keyset_without_gaps_or_repeats(sign_in, make_case, district):
     made = {street_case(make_case, district, "meisha").number for _ in range(7)}
     client = sign_in("supervisor")
-    from wagedispute import casebook
+    from wagedispute.supervision import casebook
 
     seen: list[str] = []
     path = "/console/cases"
     original = casebook.PAGE_SIZE
     casebook.PAGE_SIZE = 3
     try:
-        from wagedispute.actors import Actor
+        from wagedispute.access.actors import Actor
         from wagedispute.models import Role, StaffRole
 
         actor = Actor(Role.STAFF, 1, staff_role=StaffRole.DISTRICT_SUPERVISOR)

@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from wagedispute.actors import Actor
-from wagedispute.database import db
-from wagedispute.indicators import compute_dashboard
-from wagedispute.lifecycle import TRANSITIONS
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import TRANSITIONS
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -27,6 +25,8 @@ from wagedispute.models import (
     StaffRole,
     Urgency,
 )
+from wagedispute.platform.database import db
+from wagedispute.supervision.indicators import compute_dashboard
 
 S = CaseStatus
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -325,7 +325,11 @@ def test_dashboard_figures_are_shared_briefly_then_refreshed_by_one_request(
 ):
     import json as jsonlib
 
-    from wagedispute.indicators import CACHE_PREFIX, dashboard_for, set_indicator_targets
+    from wagedispute.supervision.indicators import (
+        CACHE_PREFIX,
+        dashboard_for,
+        set_indicator_targets,
+    )
 
     redis = app.extensions["wagedispute.redis"]
     admin = Actor(Role.STAFF, 1, staff_role=StaffRole.DISTRICT_ADMIN)

@@ -14,11 +14,11 @@ from flask_migrate import upgrade
 
 from handlers import create_web_app
 from tests.conftest import dispose
-from wagedispute.actors import Actor
-from wagedispute.casebook import CaseFilter, list_cases
-from wagedispute.database import db
-from wagedispute.indicators import compute_dashboard
+from wagedispute.access.actors import Actor
 from wagedispute.models import Role, StaffRole, Street
+from wagedispute.platform.database import db
+from wagedispute.supervision.casebook import CaseFilter, list_cases
+from wagedispute.supervision.indicators import compute_dashboard
 
 WATCHED_TABLES = {"cases", "case_events"}
 
@@ -112,7 +112,7 @@ def fill_console_data(
     app: Flask, *, cases: int, events_per_case: int, start: datetime, span_days: int
 ) -> None:
     """Seed the demo district, then bulk-insert cases and events in SQL, then ANALYZE."""
-    from wagedispute.demo import seed_demo
+    from wagedispute.dev.demo import seed_demo
 
     with app.app_context():
         seed_demo()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from wagedispute.database import db
-from wagedispute.demo import seed_demo
+from wagedispute.dev.demo import seed_demo
 from wagedispute.models import DisposalTeam, Foreman, QrCode, StaffAccount, Street, TeamMember
-from wagedispute.passwords import verify_password
+from wagedispute.platform.database import db
+from wagedispute.platform.passwords import verify_password
 
 COUNTED = (Street, Foreman, DisposalTeam, TeamMember, StaffAccount, QrCode)
 

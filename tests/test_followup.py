@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from tests.test_foreman_api import auth, events
-from wagedispute.actors import Actor
-from wagedispute.auth import issue_token
-from wagedispute.database import db, utcnow
-from wagedispute.followup import close_unanswered
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.access.tokens import issue_token
+from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.handling.followup import close_unanswered
 from wagedispute.models import Case, CaseStatus, Complainant, Outcome, Role, Urgency
+from wagedispute.platform.database import db, utcnow
 
 
 def worker(openid: str = "o-worker") -> tuple[Complainant, str]:

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from wagedispute.actors import Actor
-from wagedispute.auth import issue_token
-from wagedispute.binding import issue_binding_code
-from wagedispute.database import db, utcnow
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.access.binding import issue_binding_code
+from wagedispute.access.tokens import issue_token
+from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.models import (
     BindingCode,
     Case,
@@ -25,6 +24,7 @@ from wagedispute.models import (
     TeamMember,
     Urgency,
 )
+from wagedispute.platform.database import db, utcnow
 
 
 def auth(token: str) -> dict[str, str]:

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.test_intake import VALID_ID, VALID_USCC, demo_token, row_counts
-from wagedispute.database import db, utcnow
 from wagedispute.models import Case, Channel, QrCode, QrStatus
+from wagedispute.platform.database import db, utcnow
 
 
 def hidden(page: str, name: str) -> str:

@@ -12,12 +12,17 @@ import sqlalchemy as sa
 from PIL import Image
 from pydantic import ValidationError
 
-from wagedispute.actors import Actor
-from wagedispute.database import db, utcnow
-from wagedispute.errors import Conflict, DomainError, NotFound
-from wagedispute.evidence import store_evidence
-from wagedispute.grouping import match_keys, normalise_name
-from wagedispute.intake import ComplaintIn, field_errors, submit_complaint
+from wagedispute.access.actors import Actor
+from wagedispute.cases.evidence import store_evidence
+from wagedispute.cases.grouping import match_keys, normalise_name
+from wagedispute.intake.submission import ComplaintIn, field_errors, submit_complaint
+from wagedispute.intake.triage import (
+    TriageFacts,
+    load_rules,
+    months_owed,
+    next_spring_festival,
+    suggest_urgency,
+)
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -31,13 +36,8 @@ from wagedispute.models import (
     Role,
     Urgency,
 )
-from wagedispute.triage import (
-    TriageFacts,
-    load_rules,
-    months_owed,
-    next_spring_festival,
-    suggest_urgency,
-)
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import Conflict, DomainError, NotFound
 
 VALID_ID = "11010519491231002X"
 VALID_ID_2 = "360426199101010071"
@@ -259,7 +259,7 @@ def test_submission_stores_encrypted_personal_data_with_hashes_and_masks(
     assert case.street_id == district["foremen"][0].street_id
     assert case.complainant_id == actor.id
     complainant = db.session.get(Complainant, actor.id)
-    vault = app.extensions["wagedispute.pii"]
+    vault = app.extensions["wagedispute.platform.pii"]
     assert "13800138000" not in complainant.mobile_encrypted
     assert vault.decrypt(complainant.mobile_encrypted) == "13800138000"
     assert vault.decrypt(complainant.name_encrypted) == "王小明"
@@ -309,7 +309,7 @@ def test_web_submission_gets_an_access_code_stored_only_as_a_hash(
     assert result.access_code and len(result.access_code) == 8
     case = db.session.get(Case, result.case.id)
     assert case.access_code_hash and result.access_code not in case.access_code_hash
-    from wagedispute.complaints import find_case_by_access_code
+    from wagedispute.intake.complaints import find_case_by_access_code
 
     assert find_case_by_access_code(case.number, result.access_code.lower()).id == case.id
     with pytest.raises(NotFound):

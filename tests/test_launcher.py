@@ -51,7 +51,7 @@ def test_launcher_serves_health_and_stops_every_process(tmp_path: Path, repo_roo
     log_path = tmp_path / "launcher.log"
     with log_path.open("wb") as log:
         launcher = subprocess.Popen(
-            [sys.executable, "-m", "wagedispute.launcher"],
+            [sys.executable, "-m", "wagedispute.dev.launcher"],
             cwd=repo_root,
             env=env,
             stdout=log,

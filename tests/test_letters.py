@@ -9,10 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from wagedispute import letters
-from wagedispute.actors import Actor
-from wagedispute.database import db, utcnow
-from wagedispute.errors import Forbidden, NotFound
+from wagedispute.access.actors import Actor
 from wagedispute.models import (
     CaseEvent,
     Letter,
@@ -21,6 +18,9 @@ from wagedispute.models import (
     Role,
     StaffAccount,
 )
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import Forbidden, NotFound
+from wagedispute.supervision import letters
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from wagedispute.actors import Actor
-from wagedispute.database import db
-from wagedispute.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
-from wagedispute.lifecycle import TRANSITIONS, StepRequest, allowed_roles, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import TRANSITIONS, StepRequest, allowed_roles, transition_case
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -22,6 +20,14 @@ from wagedispute.models import (
     Role,
     StaffRole,
     Urgency,
+)
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
 )
 
 

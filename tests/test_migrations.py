@@ -12,7 +12,7 @@ from flask_migrate import downgrade, upgrade
 from handlers import create_web_app
 from tests.conftest import dispose
 from wagedispute import MIGRATIONS_DIR
-from wagedispute.database import db
+from wagedispute.platform.database import db
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -20,10 +20,9 @@ from tests.test_intake import (
     jpeg_with_gps,
     row_counts,
 )
-from wagedispute.actors import Actor
-from wagedispute.auth import issue_token
-from wagedispute.database import db, utcnow
-from wagedispute.intake import ComplaintIn
+from wagedispute.access.actors import Actor
+from wagedispute.access.tokens import issue_token
+from wagedispute.intake.submission import ComplaintIn
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -34,6 +33,7 @@ from wagedispute.models import (
     Role,
     SubscriptionConsent,
 )
+from wagedispute.platform.database import db, utcnow
 
 
 def sign_in(client: Any, openid: str = "o-worker-1") -> dict[str, str]:

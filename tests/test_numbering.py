@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from wagedispute.database import db
+from wagedispute.cases.numbering import next_case_number
 from wagedispute.models import CaseNumberCounter
-from wagedispute.numbering import next_case_number
+from wagedispute.platform.database import db
 
 
 def test_number_has_district_year_and_six_digits(app):

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from wagedispute import wechat
-from wagedispute.actors import Actor
-from wagedispute.database import db, utcnow
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.jobs import run_outbox
+from wagedispute.messaging.outbox import job_id_for
 from wagedispute.models import (
     CaseStatus,
     Delivery,
@@ -23,8 +23,10 @@ from wagedispute.models import (
     TeamMember,
     Urgency,
 )
-from wagedispute.outbox import job_id_for, reconcile, relay_pending, run_outbox_row
-from wagedispute.queues import get_queue, get_redis
+from wagedispute.platform import wechat
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.queues import get_queue, get_redis
+from wagedispute.relay import reconcile, relay_pending
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def test_running_a_job_twice_sends_once(make_case, bound_team, drain):
     # A second execution of the same row (a duplicate job), even one that finds it not done:
     row.state = OutboxState.ENQUEUED
     db.session.commit()
-    run_outbox_row(row.id)
+    run_outbox(row.id)
     assert len(team_messages(bound_team)) == 2
     sent = db.session.scalars(sa.select(Delivery).where(Delivery.state == DeliveryState.SENT)).all()
     assert len(sent) == 2
@@ -143,23 +145,35 @@ def test_unbound_team_members_are_skipped_not_lost(make_case, district, drain):
     assert {d.error for d in deliveries} == {"not_bound"}
 
 
-def test_every_periodic_maintenance_target_exists():
-    from importlib import import_module
-
-    from wagedispute.outbox import PERIODIC
+def test_every_periodic_maintenance_target_is_an_imported_function():
+    from wagedispute.jobs import PERIODIC
 
     assert PERIODIC
-    for interval, target in PERIODIC:
-        module_name, _, function_name = target.partition(":")
-        assert interval >= 60
-        assert callable(getattr(import_module(module_name), function_name)), target
+    for name, periodic in PERIODIC.items():
+        assert periodic.interval_seconds >= 60, name
+        assert callable(periodic.run), name
+
+
+def test_periodic_names_queued_before_the_regroup_still_run(app, monkeypatch):
+    from wagedispute import jobs
+
+    ran = []
+    for legacy, name in jobs.LEGACY_PERIODIC_NAMES.items():
+        periodic = jobs.PERIODIC[name]
+        monkeypatch.setitem(
+            jobs.PERIODIC,
+            name,
+            jobs.Periodic(periodic.interval_seconds, lambda n=name: ran.append(n)),
+        )
+        jobs.run_periodic(legacy)
+    assert sorted(ran) == sorted(jobs.PERIODIC)
 
 
 def test_relay_enqueues_a_periodic_run_once_per_interval(app):
-    from wagedispute.outbox import _run_periodic
+    from wagedispute.relay import enqueue_periodic
 
-    _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
-    _run_periodic("wagedispute.clocks:escalate_breaches", 3600)
+    enqueue_periodic("escalate_breaches", 3600)
+    enqueue_periodic("escalate_breaches", 3600)
     assert get_queue("maintenance").count == 1
 
 

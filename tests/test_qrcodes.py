@@ -13,11 +13,8 @@ import sqlalchemy as sa
 
 from handlers.api import openapi_document
 from qr import FontNotFound, find_cjk_font
-from wagedispute import qrcodes, wechat
-from wagedispute.database import db
-from wagedispute.errors import Conflict, NotFound
-from wagedispute.models import Foreman, QrCode, QrStatus, Street
-from wagedispute.qrcodes import (
+from wagedispute.intake import qrcodes
+from wagedispute.intake.qrcodes import (
     QrForemanInactive,
     QrRevoked,
     create_qr_code,
@@ -28,6 +25,10 @@ from wagedispute.qrcodes import (
     revoke_qr_code,
     rotate_qr_code,
 )
+from wagedispute.models import Foreman, QrCode, QrStatus, Street
+from wagedispute.platform import wechat
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import Conflict, NotFound
 
 # WeChat's alphabet for the scene of getwxacodeunlimit.
 SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}")

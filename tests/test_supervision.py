@@ -10,11 +10,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from wagedispute import reports, supervision, tasks
-from wagedispute.actors import Actor
-from wagedispute.database import db, utcnow
-from wagedispute.errors import InvalidInput, NotFound
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.models import (
     BackgroundTask,
     CaseEvent,
@@ -27,6 +24,10 @@ from wagedispute.models import (
     Urgency,
     WeeklyPack,
 )
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.supervision import daily_check as supervision
+from wagedispute.supervision import reports, tasks
 
 
 @pytest.fixture
@@ -213,7 +214,7 @@ def test_weekly_pack_job_builds_last_week(district):
 
 
 def test_case_export_masks_personal_data(make_case, app, staff):
-    vault = app.extensions["wagedispute.pii"]
+    vault = app.extensions["wagedispute.platform.pii"]
     complainant = Complainant(
         name_encrypted=vault.encrypt("张三"),
         mobile_encrypted=vault.encrypt("13912345678"),

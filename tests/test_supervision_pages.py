@@ -9,9 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.test_console import PASSWORDS, csrf_of, street_case
-from wagedispute import letters
-from wagedispute.actors import Actor
-from wagedispute.database import db
+from wagedispute.access.actors import Actor
 from wagedispute.models import (
     Alert,
     BackgroundTask,
@@ -23,6 +21,8 @@ from wagedispute.models import (
     StaffAccount,
     TaskStatus,
 )
+from wagedispute.platform.database import db
+from wagedispute.supervision import letters
 
 
 @pytest.fixture
@@ -217,13 +217,13 @@ def test_weekly_page_builds_packs_and_serves_the_pdf(sign_in, district, drain):
 
 
 def _today() -> str:
-    from wagedispute.supervision import local_today
+    from wagedispute.supervision.daily_check import local_today
 
     return local_today().isoformat()
 
 
 def _monday() -> str:
-    from wagedispute.reports import week_start_of
-    from wagedispute.supervision import local_today
+    from wagedispute.supervision.daily_check import local_today
+    from wagedispute.supervision.reports import week_start_of
 
     return week_start_of(local_today()).isoformat()

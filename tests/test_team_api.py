@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from tests.test_foreman_api import auth, events, foreman_token, member_token, members_of
-from wagedispute.actors import Actor
-from wagedispute.database import db
-from wagedispute.lifecycle import StepRequest, transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.models import Case, CaseStatus, Evidence, Outcome, Role, Urgency
+from wagedispute.platform.database import db
 
 
 def png_bytes(colour: str = "white") -> bytes:

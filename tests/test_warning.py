@@ -11,10 +11,8 @@ import pytest
 import sqlalchemy as sa
 from stdnum.cn import uscc
 
-from wagedispute import supervision, tasks, warning
-from wagedispute.actors import Actor
-from wagedispute.database import db, utcnow
-from wagedispute.errors import InvalidInput, NotFound
+from wagedispute.access.actors import Actor
+from wagedispute.intake.triage import next_spring_festival
 from wagedispute.models import (
     Alert,
     AlertKind,
@@ -25,7 +23,10 @@ from wagedispute.models import (
     StaffAccount,
     TaskStatus,
 )
-from wagedispute.triage import next_spring_festival
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.supervision import daily_check as supervision
+from wagedispute.supervision import tasks, warning
 
 HEADER = (
     "渠道,收到日期,工地名称,用工单位名称,统一社会信用代码,"

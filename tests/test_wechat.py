@@ -17,8 +17,8 @@ import redis as redis_lib
 import requests
 from flask import Flask
 
-from wagedispute import wechat, wechat_sandbox
-from wagedispute.errors import DomainError, ServiceUnavailable, Unauthorized
+from wagedispute.platform import wechat, wechat_sandbox
+from wagedispute.platform.errors import DomainError, ServiceUnavailable, Unauthorized
 
 TOKEN_KEY = f"wd:wechat:{wechat_sandbox.SANDBOX_APPID}_access_token"
 
@@ -123,7 +123,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from wagedispute import create_app
-    from wagedispute import wechat
+    from wagedispute.platform import wechat
     app = create_app({"DATABASE_URL": "sqlite://", "REDIS_URL": sys.argv[1],
                       "SECRET_KEY": "test", "INSTANCE_PATH": sys.argv[2]})
     with app.app_context():

@@ -13,10 +13,9 @@ import xmltodict
 from flask import Flask
 from wechatpy.crypto import WeChatCrypto
 
-from wagedispute import push
-from wagedispute.actors import Actor
-from wagedispute.database import db
-from wagedispute.lifecycle import transition_case
+from wagedispute.access.actors import Actor
+from wagedispute.cases.lifecycle import transition_case
+from wagedispute.messaging import push
 from wagedispute.models import (
     CaseEvent,
     CaseStatus,
@@ -26,6 +25,7 @@ from wagedispute.models import (
     Role,
     SubscriptionConsent,
 )
+from wagedispute.platform.database import db
 
 # WeChat's WXBizMsgCrypt sample (../shared/TECH-NOTES.md).
 TOKEN = "spamtest"

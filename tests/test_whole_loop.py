@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from tests.test_foreman_api import auth, members_of
 from tests.test_team_api import png_bytes
-from wagedispute import wechat
-from wagedispute.binding import issue_binding_code
-from wagedispute.database import db
+from wagedispute.access.binding import issue_binding_code
 from wagedispute.models import Case, CaseStatus, Delivery, DeliveryState, QrCode
+from wagedispute.platform import wechat
+from wagedispute.platform.database import db
 
 
 def sign_in_worker(client, openid: str) -> str:

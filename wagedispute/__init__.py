@@ -1,4 +1,9 @@
-"""wagedispute: the core of the 工长 scheme (config, database, queues, services, CLI)."""
+"""wagedispute: the core of the 工长 scheme (config, database, queues, services).
+
+``create_app`` builds the core app that RQ workers, the relay and migrations use; the web app
+(``handlers.create_web_app``) adds the HTTP endpoints and the ``flask`` commands of
+``wagedispute.dev.cli``.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
-from wagedispute.config import load_settings, sqlite_url
-from wagedispute.database import db
-from wagedispute.pii import PiiVault
+from wagedispute.platform.config import load_settings, sqlite_url
+from wagedispute.platform.database import db
+from wagedispute.platform.pii import PiiVault
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -43,11 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wagedispute.redis"] = redis.Redis.from_url(
         settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
-    app.extensions["wagedispute.pii"] = PiiVault(app.config["SECRET_KEY"])
-
-    from wagedispute import cli
-
-    cli.register(app)
+    app.extensions["wagedispute.platform.pii"] = PiiVault(app.config["SECRET_KEY"])
     return app
 
 

@@ -9,8 +9,6 @@ pool and the Redis client connect lazily, inside each horse.
 
 from __future__ import annotations
 
-import wagedispute.jobs as _jobs
-import wagedispute.notifications  # noqa: F401  (the job bodies' modules, imported once here)
-import wagedispute.outbox  # noqa: F401
+import wagedispute.jobs  # imports every job body and the modules they call
 
-_jobs._process_app()
+wagedispute.jobs.process_app()

@@ -96,11 +96,11 @@ def _prepare(config: dict[str, object], clients: int) -> tuple[list[str], str]:
     import sqlalchemy as sa
 
     from handlers import create_web_app
-    from wagedispute.actors import Actor
-    from wagedispute.auth import issue_token
-    from wagedispute.database import db
-    from wagedispute.demo import seed_demo
+    from wagedispute.access.actors import Actor
+    from wagedispute.access.tokens import issue_token
+    from wagedispute.dev.demo import seed_demo
     from wagedispute.models import Complainant, QrCode, Role
+    from wagedispute.platform.database import db
 
     app = create_web_app(config)
     try:

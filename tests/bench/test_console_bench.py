@@ -180,10 +180,10 @@ def test_console_dashboard_and_case_list_p99_beside_healthz(console_server: Cons
     # The uncached computation, in process, for the record.
     app = create_web_app(console_server.config)
     with app.app_context():
-        from wagedispute.actors import Actor
-        from wagedispute.database import db
-        from wagedispute.indicators import compute_dashboard
+        from wagedispute.access.actors import Actor
         from wagedispute.models import OPEN_STATUSES, Role, StaffRole
+        from wagedispute.platform.database import db
+        from wagedispute.supervision.indicators import compute_dashboard
 
         actor = Actor(Role.STAFF, 2, staff_role=StaffRole.DISTRICT_SUPERVISOR)
         compute_times = []

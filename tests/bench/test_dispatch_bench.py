@@ -40,11 +40,11 @@ WARM_UP_SECONDS = 6.0
 
 def open_received_cases(deployment: Stack, count: int) -> list[tuple[int, Assignment]]:
     """Cases waiting for dispatch; their new-lead notifications are marked done (not measured)."""
-    from wagedispute.actors import Actor
-    from wagedispute.database import db, utcnow
-    from wagedispute.lifecycle import open_case
+    from wagedispute.access.actors import Actor
+    from wagedispute.cases.lifecycle import open_case
+    from wagedispute.cases.numbering import next_case_number
     from wagedispute.models import Case, Channel, Outbox, OutboxState, Role
-    from wagedispute.numbering import next_case_number
+    from wagedispute.platform.database import db, utcnow
 
     pairs = assignments(deployment.app)
     opened: list[tuple[int, Assignment]] = []
@@ -78,12 +78,13 @@ def run_open_loop(
     """Dispatch on a fixed schedule; each case's intended time (epoch seconds)."""
     from rq import Retry
 
-    from wagedispute.actors import Actor
-    from wagedispute.database import db
-    from wagedispute.lifecycle import StepRequest, transition_case
+    from wagedispute.access.actors import Actor
+    from wagedispute.cases.lifecycle import StepRequest, transition_case
+    from wagedispute.jobs import DEFAULT_TIMEOUT_SECONDS as JOB_TIMEOUT_SECONDS
+    from wagedispute.messaging.outbox import job_id_for
     from wagedispute.models import CaseStatus, Outbox, OutboxState, Role, Urgency
-    from wagedispute.outbox import JOB_TIMEOUT_SECONDS, job_id_for
-    from wagedispute.queues import get_queue
+    from wagedispute.platform.database import db
+    from wagedispute.platform.queues import get_queue
 
     intended: dict[int, float] = {}
     cursor = iter(range(len(cases)))
@@ -136,8 +137,8 @@ def run_open_loop(
 
 def latencies(deployment: Stack, intended: dict[int, float]) -> list[float]:
     """Seconds from each dispatch's intended time to the last team message sent for it."""
-    from wagedispute.database import db
     from wagedispute.models import CaseEvent, CaseStatus, Delivery, DeliveryState, Role
+    from wagedispute.platform.database import db
 
     with deployment.app.app_context():
         rows = db.session.execute(
@@ -158,8 +159,8 @@ def latencies(deployment: Stack, intended: dict[int, float]) -> list[float]:
 
 def notified(deployment: Stack, case_ids: list[int]) -> bool:
     """Whether every case's dispatch deliveries are sent."""
-    from wagedispute.database import db
     from wagedispute.models import Delivery, DeliveryState, Outbox, OutboxState
+    from wagedispute.platform.database import db
 
     with deployment.app.app_context():
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.test_console import street_case, with_complainant
-from wagedispute.database import db
 from wagedispute.models import PiiAccessLog
+from wagedispute.platform.database import db
 
 SCREENSHOT = "/tmp/console-dashboard.png"
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from wagedispute.database import db, utcnow
 from wagedispute.models import Alert, Letter
-from wagedispute.supervision import local_today
+from wagedispute.platform.database import db, utcnow
+from wagedispute.supervision.daily_check import local_today
 
 
 def test_issue_a_supervision_letter_and_download_its_pdf(

@@ -38,8 +38,8 @@ class Assignment:
 
 def assignments(app: Flask) -> list[Assignment]:
     """Every demo foreman paired with an active team of the foreman's street."""
-    from wagedispute.database import db
     from wagedispute.models import DisposalTeam, Foreman
+    from wagedispute.platform.database import db
 
     with app.app_context():
         teams = db.session.scalars(sa.select(DisposalTeam).where(DisposalTeam.active)).all()
@@ -52,11 +52,11 @@ def assignments(app: Flask) -> list[Assignment]:
 
 def open_cases(app: Flask, count: int) -> list[tuple[int, Assignment]]:
     """Open ``count`` cases as phone intakes, one commit each; (case id, its assignment)."""
-    from wagedispute.actors import Actor
-    from wagedispute.database import db, utcnow
-    from wagedispute.lifecycle import open_case
+    from wagedispute.access.actors import Actor
+    from wagedispute.cases.lifecycle import open_case
+    from wagedispute.cases.numbering import next_case_number
     from wagedispute.models import Case, Channel, Role
-    from wagedispute.numbering import next_case_number
+    from wagedispute.platform.database import db, utcnow
 
     pairs = assignments(app)
     opened: list[tuple[int, Assignment]] = []
@@ -82,10 +82,10 @@ def open_cases(app: Flask, count: int) -> list[tuple[int, Assignment]]:
 
 def dispatch(app: Flask, case_id: int, pair: Assignment) -> None:
     """The foreman's dispatch: one ``transition_case`` commit (outbox row included)."""
-    from wagedispute.actors import Actor
-    from wagedispute.database import db
-    from wagedispute.lifecycle import StepRequest, transition_case
+    from wagedispute.access.actors import Actor
+    from wagedispute.cases.lifecycle import StepRequest, transition_case
     from wagedispute.models import CaseStatus, Role, Urgency
+    from wagedispute.platform.database import db
 
     with app.app_context():
         try:
@@ -101,8 +101,8 @@ def dispatch(app: Flask, case_id: int, pair: Assignment) -> None:
 
 def qr_tokens(app: Flask) -> list[str]:
     """The demo foremen's QR tokens (a complaint names its foreman through one)."""
-    from wagedispute.database import db
     from wagedispute.models import QrCode
+    from wagedispute.platform.database import db
 
     with app.app_context():
         tokens = list(db.session.scalars(sa.select(QrCode.token).order_by(QrCode.id)))

@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 SENT_KEY = "wd:sandbox:sent"
-SENT_LIMIT = 1000  # the sandbox keeps the newest 1000 messages (wagedispute.wechat_sandbox)
+SENT_LIMIT = (
+    1000  # the sandbox keeps the newest 1000 messages (wagedispute.platform.wechat_sandbox)
+)
 # RQ logs a line per job it starts: "<worker>: dispatch: wagedispute.jobs.run_outbox(7) (outbox-7)"
 EXECUTION = re.compile(r"run_outbox\((\d+)\) \(outbox-(\d+)\)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -96,7 +98,6 @@ def check_history(
     effects: bool = True,
 ) -> Report:
     """Check the run's properties against the database; count the duplicates seen."""
-    from wagedispute.database import db
     from wagedispute.models import (
         Case,
         CaseEvent,
@@ -109,6 +110,7 @@ def check_history(
         Role,
         TeamMember,
     )
+    from wagedispute.platform.database import db
 
     report = Report()
     problems = report.problems

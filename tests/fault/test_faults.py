@@ -36,8 +36,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 def outbox_settled(stack: Stack) -> bool:
     """Every outbox row done and no delivery left pending."""
-    from wagedispute.database import db
     from wagedispute.models import Delivery, DeliveryState, Outbox, OutboxState
+    from wagedispute.platform.database import db
 
     with stack.app.app_context():
         try:
@@ -54,8 +54,8 @@ def outbox_settled(stack: Stack) -> bool:
 
 def count_outbox(stack: Stack, state: str) -> int:
     """Outbox rows in one state."""
-    from wagedispute.database import db
     from wagedispute.models import Outbox
+    from wagedispute.platform.database import db
 
     with stack.app.app_context():
         try:
@@ -66,8 +66,8 @@ def count_outbox(stack: Stack, state: str) -> int:
 
 def done_at(stack: Stack, outbox_ids: list[int]) -> datetime | None:
     """When the last of these outbox rows was done (None while one is not)."""
-    from wagedispute.database import db
     from wagedispute.models import Outbox
+    from wagedispute.platform.database import db
 
     with stack.app.app_context():
         try:
@@ -83,8 +83,8 @@ def done_at(stack: Stack, outbox_ids: list[int]) -> datetime | None:
 
 def mark_outbox_done(stack: Stack) -> None:
     """Mark every outbox row done (set-up: effects a scenario does not test)."""
-    from wagedispute.database import db, utcnow
     from wagedispute.models import Outbox, OutboxState
+    from wagedispute.platform.database import db, utcnow
 
     with stack.app.app_context():
         db.session.execute(sa.update(Outbox).values(state=OutboxState.DONE, done_at=utcnow()))
@@ -94,8 +94,8 @@ def mark_outbox_done(stack: Stack) -> None:
 
 def first_redriven_done(stack: Stack) -> datetime | None:
     """When the first row the reconciler re-drove was done."""
-    from wagedispute.database import db
     from wagedispute.models import Outbox
+    from wagedispute.platform.database import db
 
     with stack.app.app_context():
         try:
@@ -108,8 +108,8 @@ def first_redriven_done(stack: Stack) -> datetime | None:
 
 def last_done(stack: Stack) -> datetime | None:
     """When the last outbox row was done."""
-    from wagedispute.database import db
     from wagedispute.models import Outbox
+    from wagedispute.platform.database import db
 
     with stack.app.app_context():
         try:
@@ -316,7 +316,7 @@ RELAY_KILLED_AFTER_ENQUEUE = """
 import os, sys, time
 from rq import Queue
 from wagedispute import create_app
-from wagedispute.outbox import relay_pending
+from wagedispute.relay import relay_pending
 
 original = Queue.enqueue_many
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wagedispute.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 from wagedispute.models.enums import CaseStatus, Channel, Outcome, Role, Urgency
 from wagedispute.models.people import Complainant, DisposalTeam, Foreman, Street
+from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 
 
 class CaseNumberCounter(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagedispute.database import Base, UTCDateTime, utcnow
+from wagedispute.platform.database import Base, UTCDateTime, utcnow
 
 
 class PiiAccessLog(Base):
@@ -32,7 +32,7 @@ class IndicatorTarget(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column()
-    # A key of wagedispute.indicators.INDICATORS, e.g. "on_time_rate".
+    # A key of wagedispute.supervision.indicators.INDICATORS, e.g. "on_time_rate".
     indicator: Mapped[str] = mapped_column(sa.String(48))
     # "district" or "street:<street id>".
     scope: Mapped[str] = mapped_column(sa.String(32), default="district")

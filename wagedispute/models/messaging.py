@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagedispute.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 from wagedispute.models.enums import DeliveryState, OutboxState, Role
+from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 
 
 class Outbox(Base):

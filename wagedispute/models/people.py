@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wagedispute.database import Base, UTCDateTime, enum_type, utcnow
 from wagedispute.models.enums import QrStatus, Role, StaffRole
-from wagedispute.pii import mask_mobile
+from wagedispute.platform.database import Base, UTCDateTime, enum_type, utcnow
+from wagedispute.platform.pii import mask_mobile
 
 
 class Street(Base):

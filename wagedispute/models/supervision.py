@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wagedispute.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 from wagedispute.models.cases import Case
 from wagedispute.models.people import DisposalTeam, StaffAccount, Street
+from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 
 
 class LetterKind(StrEnum):

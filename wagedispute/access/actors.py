@@ -1,0 +1,56 @@
+"""Who is acting, and which cases that actor may see (every query is scoped here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from wagedispute.models import Case, Role, StaffRole
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person (or the system) with the ids that bound what they may touch."""
+
+    role: Role
+    id: int | None = None
+    team_id: int | None = None
+    street_id: int | None = None
+    staff_role: StaffRole | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The scheduler, the reconciler and other automatic steps."""
+        return cls(Role.SYSTEM)
+
+
+def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
+    """The WHERE clause limiting cases to what the actor may see."""
+    match actor.role:
+        case Role.SYSTEM:
+            return sa.true()
+        case Role.COMPLAINANT:
+            return Case.complainant_id == actor.id
+        case Role.FOREMAN:
+            return Case.foreman_id == actor.id
+        case Role.TEAM_MEMBER:
+            return Case.team_id == actor.team_id
+        case Role.STAFF if actor.staff_role == StaffRole.STREET_STAFF:
+            return Case.street_id == actor.street_id
+        case Role.STAFF:
+            return sa.true()
+    return sa.false()
+
+
+def get_case_for(actor: Actor, case_id: int, *, for_update: bool = False) -> Case:
+    """Load a case the actor may see; anything else is "not found", never "forbidden"."""
+    stmt = sa.select(Case).where(Case.id == case_id, case_scope(actor))
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = db.session.scalars(stmt).one_or_none()
+    if case is None:
+        raise NotFound()
+    return case

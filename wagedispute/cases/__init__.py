@@ -1,0 +1,1 @@
+"""The case core: the one state machine, SLA clocks, public numbers, grouping and evidence."""

@@ -1,0 +1,553 @@
+"""SLA clocks (DESIGN.md §5): deadlines on the Chinese working-day calendar, pauses, escalation.
+
+The rules live in ``sla_rules.json`` (readable by staff). Every "now" comes from the database's
+clock (``db_now``), so web and worker processes on different machines agree on what is overdue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from wagedispute.access.actors import Actor, get_case_for
+from wagedispute.models import Case, CaseEvent, CaseStatus, Outbox, Role, Urgency
+from wagedispute.platform.database import db
+from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput
+
+log = logging.getLogger(__name__)
+
+RULES_PATH = Path(__file__).resolve().parent / "sla_rules.json"
+
+S = CaseStatus
+CLOCKS = ("dispatch", "accept", "contact", "resolve")
+UNITS = frozenset({"minutes", "hours", "days", "office_hours", "working_days"})
+# A deadline search never needs to look further ahead than this (60 working days ≈ 3 months).
+_MAX_DAYS_AHEAD = 800
+
+# Statuses in which some clock runs; resolved waits for the worker (回访 has its own timer).
+WAITING_FOR_DISPATCH = frozenset({S.RECEIVED, S.RETURNED, S.REOPENED})
+WITH_TEAM = frozenset({S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS})
+RUNNING_STATUSES = WAITING_FOR_DISPATCH | WITH_TEAM
+STOPPING_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.REJECTED, S.WITHDRAWN})
+
+PAUSE_ROLES = frozenset({Role.FOREMAN, Role.TEAM_MEMBER, Role.STAFF, Role.SYSTEM})
+ESCALATION_LEVELS = {1: "assignee", 2: "foreman", 3: "bureau"}
+BUREAU_LEVEL = 3
+
+Duration = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class SlaRules:
+    """The parsed rules file: office hours, per-urgency clocks, statutory caps, escalation grace."""
+
+    timezone: ZoneInfo
+    office_hours: tuple[tuple[time, time], ...]
+    clocks: dict[Urgency, dict[str, Duration]]
+    statutory: dict[str, Duration]
+    grace: dict[Urgency, Duration]
+    # Staff-entered dates for years chinese_calendar does not know yet (or corrections).
+    extra_holidays: frozenset[date] = frozenset()
+    extra_workdays: frozenset[date] = frozenset()
+
+
+def _duration(spec: Any, where: str) -> Duration:
+    """One ``{"unit": amount}`` entry of the rules file."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(f"sla rules: {where} must be one {{unit: amount}}")
+    ((unit, amount),) = spec.items()
+    if unit not in UNITS or not isinstance(amount, int | float) or amount < 0:
+        raise ValueError(f"sla rules: {where} has a bad unit or amount: {spec!r}")
+    if unit == "working_days" and int(amount) != amount:
+        raise ValueError(f"sla rules: {where}: working_days must be whole days")
+    return unit, amount
+
+
+def parse_rules(raw: dict[str, Any]) -> SlaRules:
+    """Validate and parse the rules file's content (keys ending in 说明 are for people)."""
+    periods = tuple(
+        (time.fromisoformat(start), time.fromisoformat(end)) for start, end in raw["office_hours"]
+    )
+    if not periods or any(start >= end for start, end in periods):
+        raise ValueError("sla rules: office_hours must be non-empty ordered periods")
+    if any(a[1] > b[0] for a, b in zip(periods, periods[1:], strict=False)):
+        raise ValueError("sla rules: office_hours periods must not overlap")
+    clocks = {
+        Urgency(level): {
+            name: _duration(per_level[name], f"clocks.{level}.{name}") for name in CLOCKS
+        }
+        for level, per_level in raw["clocks"].items()
+    }
+    grace = {
+        Urgency(level): _duration(spec, f"escalation_grace.{level}")
+        for level, spec in raw["escalation_grace"].items()
+    }
+    if set(clocks) != set(Urgency) or set(grace) != set(Urgency):
+        raise ValueError("sla rules: clocks and escalation_grace need every urgency level")
+    statutory = {
+        name: _duration(spec, f"statutory.{name}") for name, spec in raw["statutory"].items()
+    }
+    if not set(statutory) <= set(CLOCKS):
+        raise ValueError("sla rules: statutory caps must name clocks")
+    overrides = raw.get("calendar_overrides", {})
+    holidays = frozenset(date.fromisoformat(d) for d in overrides.get("holidays", []))
+    workdays = frozenset(date.fromisoformat(d) for d in overrides.get("workdays", []))
+    if holidays & workdays:
+        raise ValueError("sla rules: a date cannot be both a holiday and a working day")
+    return SlaRules(
+        ZoneInfo(raw["timezone"]), periods, clocks, statutory, grace, holidays, workdays
+    )
+
+
+@cache
+def load_rules(path: str = str(RULES_PATH)) -> SlaRules:
+    """The SLA rules, read once per process from the JSON data file."""
+    return parse_rules(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# --- The calendar -----------------------------------------------------------------------------
+
+_warned_years: set[int] = set()
+
+
+def is_working_day(day: date, rules: SlaRules | None = None) -> bool:
+    """Whether ``day`` is a working day in mainland China (holidays and 调休 make-up days)."""
+    rules = rules or load_rules()
+    if day in rules.extra_workdays:
+        return True
+    if day in rules.extra_holidays:
+        return False
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        # The package only knows years the State Council has announced; a stale install must
+        # not stop the clocks, so count Monday to Friday and say so once per year.
+        if day.year not in _warned_years:
+            _warned_years.add(day.year)
+            log.warning(
+                "chinese_calendar has no holiday data for %d: counting Monday-Friday as working "
+                "days; upgrade chinese-calendar",
+                day.year,
+            )
+        return day.weekday() < 5
+
+
+def _office_periods(day: date, rules: SlaRules) -> list[tuple[datetime, datetime]]:
+    tz = rules.timezone
+    return [
+        (datetime.combine(day, start, tz), datetime.combine(day, end, tz))
+        for start, end in rules.office_hours
+    ]
+
+
+def add_office_hours(start: datetime, hours: float, rules: SlaRules | None = None) -> datetime:
+    """``start`` plus ``hours`` counted only inside office hours of working days (UTC)."""
+    rules = rules or load_rules()
+    remaining = timedelta(hours=hours)
+    cursor = start.astimezone(rules.timezone)
+    day = cursor.date()
+    for _ in range(_MAX_DAYS_AHEAD):
+        if is_working_day(day, rules):
+            for period_start, period_end in _office_periods(day, rules):
+                begin = max(period_start, cursor)
+                if begin >= period_end:
+                    continue
+                available = period_end - begin
+                if remaining <= available:
+                    return (begin + remaining).astimezone(UTC)
+                remaining -= available
+        day += timedelta(days=1)
+    raise ValueError("no office hours found ahead: check the SLA rules")
+
+
+def add_working_days(start: datetime, days: int, rules: SlaRules | None = None) -> datetime:
+    """The close of office on the ``days``-th working day after the day of ``start`` (UTC).
+
+    The day something arrives does not count (民法典 art. 201: a period starts the next day),
+    so a complaint received at 20:00 on the last working day before a holiday is due at the
+    close of the first working day after it.
+    """
+    rules = rules or load_rules()
+    day = start.astimezone(rules.timezone).date()
+    counted = 0
+    for _ in range(_MAX_DAYS_AHEAD):
+        if counted >= days:
+            break
+        day += timedelta(days=1)
+        if is_working_day(day, rules):
+            counted += 1
+    else:
+        raise ValueError("working-day search ran too far ahead")
+    close = rules.office_hours[-1][1]
+    return datetime.combine(day, close, rules.timezone).astimezone(UTC)
+
+
+def add_duration(start: datetime, spec: Duration, rules: SlaRules | None = None) -> datetime:
+    """``start`` plus one rules-file duration, in its unit (see sla_rules.json)."""
+    rules = rules or load_rules()
+    unit, amount = spec
+    if unit == "minutes":
+        return (start + timedelta(minutes=amount)).astimezone(UTC)
+    if unit == "hours":
+        return (start + timedelta(hours=amount)).astimezone(UTC)
+    if unit == "days":
+        return (start + timedelta(days=amount)).astimezone(UTC)
+    if unit == "office_hours":
+        return add_office_hours(start, amount, rules)
+    return add_working_days(start, int(amount), rules)
+
+
+def deadline(
+    start: datetime, urgency: Urgency, clock: str, rules: SlaRules | None = None
+) -> datetime:
+    """When ``clock`` runs out for a case of ``urgency`` whose clock started at ``start``."""
+    rules = rules or load_rules()
+    return add_duration(start, rules.clocks[urgency][clock], rules)
+
+
+def _capped(due: datetime, clock: str, since: datetime, rules: SlaRules) -> datetime:
+    """A deadline bounded by the statutory limit for that clock, counted from ``since``."""
+    bound = rules.statutory.get(clock)
+    return due if bound is None else min(due, add_duration(since, bound, rules))
+
+
+# --- The database's clock ---------------------------------------------------------------------
+
+
+def db_now() -> datetime:
+    """Now by the database server's clock, as an aware UTC datetime."""
+    session = db.session
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # now() is the transaction's start: every step of one unit of work sees one time.
+        value = session.scalar(sa.text("SELECT now()"))
+    elif dialect == "sqlite":
+        # CURRENT_TIMESTAMP has whole seconds only; the same UTC clock with milliseconds.
+        value = session.scalar(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    else:
+        value = session.scalar(sa.text("SELECT CURRENT_TIMESTAMP"))
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    # SQLite answers in UTC without an offset.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- Which clock matters now ------------------------------------------------------------------
+
+
+def _contacted(case: Case) -> bool:
+    """The current team has contacted the worker since the case was (last) dispatched to it."""
+    if case.first_contact_at is None:
+        return False
+    return case.dispatched_at is None or case.first_contact_at >= case.dispatched_at
+
+
+def relevant_clock(case: Case) -> tuple[str, datetime] | None:
+    """The clock a breach check looks at for the case's status, with its deadline."""
+    if case.status in WAITING_FOR_DISPATCH:
+        name = "dispatch"
+    elif case.status == S.DISPATCHED:
+        name = "accept"
+    elif case.status in WITH_TEAM:
+        name = "resolve" if _contacted(case) else "contact"
+    else:
+        return None
+    due = getattr(case, f"{name}_due_at")
+    return None if due is None else (name, due)
+
+
+def _running_clocks(case: Case) -> list[str]:
+    """The clocks still ticking in the case's status (those a pause moves later)."""
+    names = []
+    if case.status in WAITING_FOR_DISPATCH:
+        names.append("dispatch")
+    if case.status == S.DISPATCHED:
+        names.append("accept")
+    if case.status in WITH_TEAM and not _contacted(case):
+        names.append("contact")
+    if case.status in WITH_TEAM or case.status == S.RETURNED:
+        names.append("resolve")
+    return [name for name in names if getattr(case, f"{name}_due_at") is not None]
+
+
+def clock_status(case: Case, now: datetime) -> dict[str, Any] | None:
+    """What lists and the console show: the clock in force, its deadline, overdue or paused."""
+    found = relevant_clock(case)
+    if found is None:
+        return None
+    name, due = found
+    paused = case.clock_paused_at is not None
+    return {
+        "clock": name,
+        "due_at": due.isoformat(),
+        "paused": paused,
+        "overdue": not paused and now > due,
+        "escalation_level": case.escalation_level if case.escalation_clock == name else 0,
+    }
+
+
+# --- The lifecycle hook -----------------------------------------------------------------------
+
+
+def _reset_escalation(case: Case) -> None:
+    case.escalation_level = 0
+    case.escalation_clock = None
+
+
+def _shift_running_clocks(case: Case, by: timedelta) -> None:
+    for name in _running_clocks(case):
+        setattr(case, f"{name}_due_at", getattr(case, f"{name}_due_at") + by)
+
+
+def apply_clocks(
+    case: Case, to_status: CaseStatus | None, now: datetime, rules: SlaRules | None = None
+) -> None:
+    """Start, move or stop the case's clocks for a step; called inside the lifecycle transaction.
+
+    ``case.status`` is still the status the case leaves (creation passes ``RECEIVED`` for a
+    case already in ``received``). Nothing is committed here.
+    """
+    rules = rules or load_rules()
+    from_status = case.status
+    if to_status is None:
+        return
+    if case.clock_paused_at is not None:
+        # Any step ends the wait for the worker: resume first so the paused time is not lost.
+        paused_for = max(now - case.clock_paused_at, timedelta(0))
+        if to_status not in STOPPING_STATUSES:
+            _shift_running_clocks(case, paused_for)
+        case.clock_paused_at = None
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                kind="clock_resumed",
+                actor_role=Role.SYSTEM,
+                data={"paused_seconds": int(paused_for.total_seconds()), "automatic": True},
+            )
+        )
+
+    received_at = case.created_at or now
+    if to_status == S.RECEIVED:
+        due = deadline(now, case.urgency_suggested, "dispatch", rules)
+        case.dispatch_due_at = _capped(due, "dispatch", now, rules)
+        _reset_escalation(case)
+    elif to_status == S.DISPATCHED:
+        urgency = case.urgency
+        case.accept_due_at = deadline(now, urgency, "accept", rules)
+        case.contact_due_at = deadline(now, urgency, "contact", rules)
+        if from_status == S.RECEIVED:
+            case.accept_due_at = _capped(case.accept_due_at, "accept", received_at, rules)
+            due = deadline(now, urgency, "resolve", rules)
+            case.resolve_due_at = _capped(due, "resolve", received_at, rules)
+        elif from_status == S.REOPENED or case.resolve_due_at is None:
+            # A disputed outcome starts a new round of handling.
+            due = deadline(now, urgency, "resolve", rules)
+            case.resolve_due_at = _capped(due, "resolve", now, rules)
+        # A reassignment or a return keeps the resolve deadline: moving a case between teams
+        # must not lengthen the worker's wait.
+        _reset_escalation(case)
+    elif to_status == S.ACCEPTED:
+        case.accepted_at = now
+        _reset_escalation(case)
+    elif to_status in {S.RETURNED, S.REOPENED}:
+        case.dispatch_due_at = deadline(now, case.urgency, "dispatch", rules)
+        _reset_escalation(case)
+    elif to_status in STOPPING_STATUSES:
+        # Deadlines stay for audit and indicators; relevant_clock() ignores them from now on.
+        _reset_escalation(case)
+
+
+# --- Pausing while waiting for the worker -----------------------------------------------------
+
+
+def _check_pauser(actor: Actor) -> None:
+    if actor.role not in PAUSE_ROLES:
+        raise Forbidden()
+
+
+def pause_clocks(case_id: int, actor: Actor, reason: str, *, now: datetime | None = None) -> Case:
+    """Stop the case's clocks while waiting for the worker (e.g. for materials); commits."""
+    _check_pauser(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("请填写暂停计时的原因", code="reason_required")
+    try:
+        case = get_case_for(actor, case_id, for_update=True)
+        now = now or db_now()
+        if case.status not in RUNNING_STATUSES:
+            raise Conflict("案件当前状态下没有正在计算的时限", code="clock_not_running")
+        if case.clock_paused_at is not None:
+            raise Conflict("时限已暂停", code="clock_already_paused")
+        case.clock_paused_at = now
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                kind="clock_paused",
+                actor_role=actor.role,
+                actor_id=actor.id,
+                data={"message": "等待您补充材料或回复，办理时限暂停计算", "reason": reason},
+                worker_visible=True,
+            )
+        )
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("案件已被他人更新，请刷新后重试") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return case
+
+
+def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) -> Case:
+    """Restart paused clocks; every running deadline moves later by the paused time; commits."""
+    _check_pauser(actor)
+    try:
+        case = get_case_for(actor, case_id, for_update=True)
+        now = now or db_now()
+        if case.clock_paused_at is None:
+            raise Conflict("时限未暂停", code="clock_not_paused")
+        paused_for = max(now - case.clock_paused_at, timedelta(0))
+        _shift_running_clocks(case, paused_for)
+        case.clock_paused_at = None
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                kind="clock_resumed",
+                actor_role=actor.role,
+                actor_id=actor.id,
+                data={
+                    "message": "办理时限恢复计算",
+                    "paused_seconds": int(paused_for.total_seconds()),
+                },
+                worker_visible=True,
+            )
+        )
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("案件已被他人更新，请刷新后重试") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return case
+
+
+# --- Escalation -------------------------------------------------------------------------------
+
+
+def warranted_level(case: Case, due: datetime, now: datetime, rules: SlaRules | None = None) -> int:
+    """0 on time; 1 past due; 2 a grace period later; 3 (the bureau) another grace period on."""
+    rules = rules or load_rules()
+    if now <= due:
+        return 0
+    grace = rules.grace[case.urgency]
+    foreman_at = add_duration(due, grace, rules)
+    if now <= foreman_at:
+        return 1
+    bureau_at = add_duration(foreman_at, grace, rules)
+    return 2 if now <= bureau_at else BUREAU_LEVEL
+
+
+def _recipient(case: Case, level: int) -> str:
+    """Who a breach step tells: the assignee first (the team once dispatched), then up."""
+    if level == 1:
+        return "team" if case.status in WITH_TEAM and case.team_id else "foreman"
+    return ESCALATION_LEVELS[level]
+
+
+def _overdue_case_ids(now: datetime) -> list[int]:
+    overdue = sa.or_(*(getattr(Case, f"{name}_due_at") < now for name in CLOCKS))
+    ids = db.session.scalars(
+        sa.select(Case.id)
+        .where(Case.status.in_(RUNNING_STATUSES), Case.clock_paused_at.is_(None), overdue)
+        .order_by(Case.id)
+    ).all()
+    db.session.rollback()
+    return list(ids)
+
+
+def _escalate_case(case_id: int, now: datetime, rules: SlaRules) -> bool:
+    """One unit of work: raise one case's escalation to the level its breach warrants."""
+    case = db.session.scalars(
+        sa.select(Case)
+        .where(Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    found = None if case is None or case.clock_paused_at else relevant_clock(case)
+    if found is None:
+        db.session.rollback()
+        return False
+    clock, due = found
+    current = case.escalation_level if case.escalation_clock == clock else 0
+    target = warranted_level(case, due, now, rules)
+    if target <= current:
+        db.session.rollback()
+        return False
+    due_key = due.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Steps skipped while the scheduler was down are still taken, in order.
+    for level in range(current + 1, target + 1):
+        recipient = _recipient(case, level)
+        data = {
+            "clock": clock,
+            "level": level,
+            "due_at": due.isoformat(),
+            "recipient": recipient,
+        }
+        event = CaseEvent(case_id=case.id, kind="breach", actor_role=Role.SYSTEM, data=data)
+        db.session.add(event)
+        db.session.flush()
+        db.session.add(
+            Outbox(
+                topic="breach_notify",
+                dedupe_key=f"breach:{case.id}:{clock}:{level}:{due_key}",
+                case_id=case.id,
+                payload={
+                    **data,
+                    "case_id": case.id,
+                    "event_id": event.id,
+                    "team_id": case.team_id,
+                    "foreman_id": case.foreman_id,
+                    "street_id": case.street_id,
+                },
+            )
+        )
+    if target >= BUREAU_LEVEL:
+        case.flagged_to_bureau = True
+    case.escalation_level = target
+    case.escalation_clock = clock
+    db.session.commit()
+    log.info("case %s: %s clock breached, escalation level %s", case.id, clock, target)
+    return True
+
+
+def escalate_breaches(now: datetime | None = None) -> list[int]:
+    """Escalate every open case whose relevant clock is overdue; each case is its own commit.
+
+    Safe to run twice or concurrently: the row lock, the stored level and the outbox's unique
+    dedupe keys let each level happen once per deadline. Returns the ids escalated this run.
+    """
+    rules = load_rules()
+    now = now or db_now()
+    escalated = []
+    for case_id in _overdue_case_ids(now):
+        try:
+            if _escalate_case(case_id, now, rules):
+                escalated.append(case_id)
+        except (IntegrityError, StaleDataError):
+            # Another run escalated (or a person changed) this case first: nothing to add.
+            db.session.rollback()
+            log.info("case %s changed during escalation; left to the next run", case_id)
+    return escalated

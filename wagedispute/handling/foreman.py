@@ -1,0 +1,354 @@
+"""What a foreman does with a lead: the queue, urgency, dispatch, reject, merge and split."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import defer
+
+from wagedispute.access.actors import Actor, case_scope, get_case_for
+from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.handling.dispatch import suggest_team
+from wagedispute.intake.complaints import get_case_by_number
+from wagedispute.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    DisposalTeam,
+    DisputeGroup,
+    Evidence,
+    Urgency,
+)
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import Conflict, InvalidInput
+
+log = logging.getLogger(__name__)
+
+# What waits for the foreman: new leads, cases a team handed back, and disputed resolutions.
+QUEUE_STATUSES = (CaseStatus.RECEIVED, CaseStatus.RETURNED, CaseStatus.REOPENED)
+QUEUE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One lead in the foreman's queue with the team the system suggests for it."""
+
+    case: Case
+    suggested_team: DisposalTeam | None
+    group: DisputeGroup | None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case as staff-side people (foreman, team) see it: all events, all evidence."""
+
+    case: Case
+    events: list[CaseEvent]
+    evidence: list[Evidence]
+    group: DisputeGroup | None
+    team: DisposalTeam | None
+
+
+def urgency_rank() -> sa.ColumnElement[int]:
+    """SQL sort key of the level in force: critical 0, urgent 1, normal 2."""
+    level = sa.func.coalesce(Case.urgency_confirmed, Case.urgency_suggested)
+    return sa.case(
+        (level == Urgency.CRITICAL.value, 0), (level == Urgency.URGENT.value, 1), else_=2
+    )
+
+
+def foreman_queue(actor: Actor, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
+    """The actor's leads waiting for triage: most urgent first, then oldest first."""
+    cases = db.session.scalars(
+        sa.select(Case)
+        .where(case_scope(actor), Case.status.in_(QUEUE_STATUSES))
+        .order_by(urgency_rank(), Case.created_at, Case.id)
+        .limit(limit)
+    ).all()
+    return [
+        QueueItem(case=case, suggested_team=suggest_team(case), group=case.group) for case in cases
+    ]
+
+
+def case_detail(actor: Actor, number: str) -> CaseDetail:
+    """One case with its full audit trail and evidence list, if the actor may see it."""
+    case = get_case_by_number(actor, number)
+    events = db.session.scalars(
+        sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    ).all()
+    evidence = db.session.scalars(
+        sa.select(Evidence)
+        .where(Evidence.case_id == case.id)
+        .order_by(Evidence.id)
+        .options(defer(Evidence.data))
+    ).all()
+    return CaseDetail(case, list(events), list(evidence), case.group, case.team)
+
+
+def suggested_team_for(actor: Actor, number: str) -> DisposalTeam | None:
+    """The team the system suggests for one of the actor's cases."""
+    return suggest_team(get_case_by_number(actor, number))
+
+
+def active_teams() -> list[DisposalTeam]:
+    """Every active disposal team, by street then name (a foreman may pick any)."""
+    return list(
+        db.session.scalars(
+            sa.select(DisposalTeam)
+            .where(DisposalTeam.active)
+            .order_by(DisposalTeam.street_id, DisposalTeam.name)
+        )
+    )
+
+
+def _stage_urgency(case: Case, actor: Actor, level: Urgency, reason: str | None) -> bool:
+    """Set the confirmed level in the open transaction; an override needs a reason.
+
+    Returns whether anything changed (the level already confirmed changes nothing).
+    """
+    reason = (reason or "").strip()
+    previous = case.urgency_confirmed
+    if previous == level:
+        return False
+    if level != case.urgency_suggested and not reason:
+        raise InvalidInput("调整系统建议的紧急程度须填写原因", code="reason_required")
+    data: dict[str, Any] = {
+        "from": (previous or case.urgency_suggested).value,
+        "to": level.value,
+        "suggested": case.urgency_suggested.value,
+        "override": level != case.urgency_suggested,
+    }
+    if reason:
+        data["reason"] = reason
+    case.urgency_confirmed = level
+    case.updated_at = utcnow()
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind="urgency",
+            actor_role=actor.role,
+            actor_id=actor.id,
+            data=data,
+            worker_visible=False,
+        )
+    )
+    return True
+
+
+def set_urgency(actor: Actor, number: str, level: Urgency, reason: str | None = None) -> Case:
+    """Confirm the suggested urgency, or override it with a reason; logged as an event."""
+    try:
+        case = get_case_by_number(actor, number)
+        case = get_case_for(actor, case.id, for_update=True)
+        if case.status not in QUEUE_STATUSES:
+            raise Conflict("案件已分派或已结束，不能再调整紧急程度", code="not_in_triage")
+        _stage_urgency(case, actor, level, reason)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log.info("case %s urgency set to %s by %s %s", case.id, level.value, actor.role, actor.id)
+    return case
+
+
+def dispatch_case(
+    actor: Actor,
+    number: str,
+    team_id: int,
+    *,
+    urgency: Urgency | None = None,
+    urgency_reason: str | None = None,
+    note: str | None = None,
+) -> Case:
+    """Dispatch a new, returned or reopened case to a team, confirming its urgency on the way.
+
+    Without ``urgency`` the level already confirmed is used (or, if none, the suggestion is
+    confirmed as is). The urgency event and the dispatch are one transaction.
+    """
+    case = get_case_by_number(actor, number)
+    try:
+        level = urgency or case.urgency_confirmed or case.urgency_suggested
+        if case.status in QUEUE_STATUSES:
+            _stage_urgency(case, actor, level, urgency_reason)
+        # transition_case locks, checks the step and commits the staged urgency event with it.
+        return transition_case(
+            case.id,
+            CaseStatus.DISPATCHED,
+            actor,
+            StepRequest(team_id=team_id, urgency=level, reason=note),
+        )
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def reject_case(actor: Actor, number: str, reason: str, referral: str | None = None) -> Case:
+    """Reject a lead (not a wage dispute, a duplicate) with a reason and where to turn instead."""
+    referral = (referral or "").strip()
+    case = get_case_by_number(actor, number)
+    try:
+        if referral:
+            # The worker needs to know where to go: a worker-visible event in the same commit.
+            db.session.add(
+                CaseEvent(
+                    case_id=case.id,
+                    kind="referral",
+                    actor_role=actor.role,
+                    actor_id=actor.id,
+                    data={"referral": referral, "message": f"建议您向{referral}反映"},
+                    worker_visible=True,
+                )
+            )
+        return transition_case(
+            case.id,
+            CaseStatus.REJECTED,
+            actor,
+            StepRequest(reason=reason, data={"referral": referral} if referral else {}),
+        )
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _recount(group: DisputeGroup) -> None:
+    """Totals from the member cases themselves, so a merge or split can never drift them."""
+    count, workers, amount = db.session.execute(
+        sa.select(
+            sa.func.count(Case.id),
+            sa.func.coalesce(sa.func.sum(Case.workers_affected), 0),
+            sa.func.coalesce(sa.func.sum(Case.amount_owed_fen), 0),
+        ).where(Case.group_id == group.id)
+    ).one()
+    # PostgreSQL's SUM is numeric: keep the columns (and the JSON event data) integers.
+    group.case_count = int(count)
+    group.workers_total = int(workers)
+    group.amount_total_fen = int(amount)
+
+
+def _group_event(
+    case: Case, actor: Actor, action: str, old: DisputeGroup | None, new: DisputeGroup | None
+) -> None:
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind="group",
+            actor_role=actor.role,
+            actor_id=actor.id,
+            data={
+                "action": action,
+                "from_group_id": old.id if old else None,
+                "to_group_id": new.id if new else None,
+                "from_group_totals": _totals(old),
+                "to_group_totals": _totals(new),
+            },
+            worker_visible=False,
+        )
+    )
+
+
+def _totals(group: DisputeGroup | None) -> dict[str, int] | None:
+    if group is None:
+        return None
+    return {
+        "case_count": group.case_count,
+        "workers_total": group.workers_total,
+        "amount_total_fen": group.amount_total_fen,
+    }
+
+
+def _lock_groups(*groups: DisputeGroup | None) -> None:
+    """Lock the groups' rows in id order, so concurrent merges never deadlock or drift totals."""
+    ids = sorted({g.id for g in groups if g is not None})
+    if ids:
+        db.session.execute(
+            sa.select(DisputeGroup.id).where(DisputeGroup.id.in_(ids)).with_for_update()
+        ).all()
+
+
+def merge_case(actor: Actor, number: str, into_number: str) -> DisputeGroup:
+    """Join a case to the dispute group of another case (both within the actor's scope)."""
+    if number == into_number:
+        raise InvalidInput("不能与自身合并", code="same_case")
+    try:
+        case = get_case_by_number(actor, number)
+        target = get_case_by_number(actor, into_number)
+        old = case.group
+        now = utcnow()
+        if target.group is None:
+            group = DisputeGroup(
+                match_key=f"case:{target.number}",
+                title=(target.site_name or "未命名工地")[:160],
+                street_id=target.street_id,
+                case_count=0,
+                workers_total=0,
+                amount_total_fen=0,
+                created_at=now,
+                last_case_at=now,
+            )
+            db.session.add(group)
+            db.session.flush()
+            target.group_id = group.id
+            target.updated_at = now
+            db.session.flush()
+            _recount(group)
+            _group_event(target, actor, "merge_target", None, group)
+        else:
+            group = target.group
+        if old is not None and old.id == group.id:
+            raise Conflict("两件案件已在同一纠纷组", code="already_grouped")
+        _lock_groups(old, group)
+        case.group_id = group.id
+        case.updated_at = now
+        group.last_case_at = now
+        db.session.flush()
+        if old is not None:
+            _recount(old)
+        _recount(group)
+        _group_event(case, actor, "merge", old, group)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log.info("case %s merged into group %s by %s %s", case.id, group.id, actor.role, actor.id)
+    return group
+
+
+def split_case(actor: Actor, number: str) -> DisputeGroup:
+    """Take a case out of its dispute group; it stands alone in a group of its own."""
+    try:
+        case = get_case_by_number(actor, number)
+        old = case.group
+        members = db.session.scalar(
+            sa.select(sa.func.count(Case.id)).where(Case.group_id == case.group_id)
+        )
+        if old is None or members <= 1:
+            raise Conflict("该案件未与其他案件合并", code="not_grouped")
+        now = utcnow()
+        group = DisputeGroup(
+            match_key=f"case:{case.number}",
+            title=(case.site_name or "未命名工地")[:160],
+            street_id=case.street_id,
+            case_count=0,
+            workers_total=0,
+            amount_total_fen=0,
+            created_at=now,
+            last_case_at=now,
+        )
+        db.session.add(group)
+        db.session.flush()
+        _lock_groups(old)
+        case.group_id = group.id
+        case.updated_at = now
+        db.session.flush()
+        _recount(old)
+        _recount(group)
+        _group_event(case, actor, "split", old, group)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log.info("case %s split from group %s by %s %s", case.id, old.id, actor.role, actor.id)
+    return group

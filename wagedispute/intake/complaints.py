@@ -1,0 +1,149 @@
+"""The complainant's own views: my cases, one case with a worker-safe timeline, withdraw,
+subscribe-message consents, and the H5 status check by number and access code."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from wagedispute.access.actors import Actor, case_scope
+from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.intake.submission import access_code_hash
+from wagedispute.models import Case, CaseEvent, CaseStatus, Complainant, SubscriptionConsent
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import InvalidInput, NotFound
+
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+MAX_TEMPLATES = 20
+
+
+def _local(moment: datetime | None) -> str | None:
+    """A timestamp as the worker reads it: Beijing time, ISO 8601 with offset."""
+    return moment.astimezone(DISTRICT_TZ).isoformat(timespec="seconds") if moment else None
+
+
+def list_my_cases(actor: Actor, limit: int = 100) -> list[Case]:
+    """The actor's own cases, newest first."""
+    stmt = sa.select(Case).where(case_scope(actor)).order_by(Case.created_at.desc(), Case.id.desc())
+    return list(db.session.scalars(stmt.limit(limit)))
+
+
+def get_case_by_number(actor: Actor, number: str) -> Case:
+    """A case by its public number, if the actor may see it; otherwise "not found"."""
+    case = db.session.scalars(
+        sa.select(Case).where(Case.number == number, case_scope(actor))
+    ).one_or_none()
+    if case is None:
+        raise NotFound("找不到该案件")
+    return case
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    """The fields a worker sees in a list: no team, staff or internal data."""
+    return {
+        "number": case.number,
+        "status": case.status.value,
+        "status_label": case.status.label,
+        "site_name": case.site_name,
+        "workers_affected": case.workers_affected,
+        "amount_owed_fen": case.amount_owed_fen,
+        "created_at": _local(case.created_at),
+    }
+
+
+def worker_timeline(case: Case) -> list[dict[str, Any]]:
+    """Only worker-visible events, each reduced to its Chinese message, status and time."""
+    events: Iterable[CaseEvent] = db.session.scalars(
+        sa.select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.worker_visible.is_(True))
+        .order_by(CaseEvent.id)
+    )
+    timeline = []
+    for event in events:
+        message = (event.data or {}).get("message")
+        if not message:
+            message = event.to_status.label if event.to_status else "案件有新进展"
+        timeline.append(
+            {
+                "message": str(message),
+                "status": event.to_status.value if event.to_status else None,
+                "at": _local(event.created_at),
+            }
+        )
+    return timeline
+
+
+def case_detail(case: Case) -> dict[str, Any]:
+    """The worker's view of one case: summary, what they told us (non-personal) and timeline."""
+    return {
+        **case_summary(case),
+        "site_address": case.site_address,
+        "employers": [
+            {"role": e.get("role"), "name": e.get("name")} for e in (case.employers or [])
+        ],
+        "period_start": case.period_start.isoformat() if case.period_start else None,
+        "period_end": case.period_end.isoformat() if case.period_end else None,
+        "description": case.description,
+        "timeline": worker_timeline(case),
+    }
+
+
+def withdraw_complaint(actor: Actor, number: str, reason: str | None = None) -> Case:
+    """The complainant withdraws an open complaint (through the state machine)."""
+    case = get_case_by_number(actor, number)
+    return transition_case(
+        case.id, CaseStatus.WITHDRAWN, actor, StepRequest(reason=(reason or "").strip() or None)
+    )
+
+
+def find_case_by_access_code(number: str, code: str) -> Case:
+    """The H5 status check: the number and its access code must match; anything else is 404."""
+    number = (number or "").strip().upper()
+    code = (code or "").strip().upper()
+    case = db.session.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
+    expected = case.access_code_hash if case is not None else None
+    given = access_code_hash(number, code) if code else ""
+    if not expected or not hmac.compare_digest(expected, given):
+        raise NotFound("案件编号或查询码不正确", code="case_or_code_wrong")
+    return case
+
+
+def record_subscriptions(actor: Actor, accepted: list[str], rejected: list[str]) -> int:
+    """Record which subscribe-message templates the signed-in worker accepted; commits."""
+    templates = [*accepted, *rejected]
+    complainant = db.session.get(Complainant, actor.id) if actor.id is not None else None
+    openid = complainant.openid if complainant is not None else None
+    if not openid:
+        raise InvalidInput("请在微信小程序内登录后再订阅消息", code="openid_required")
+    if len(templates) > MAX_TEMPLATES or set(accepted) & set(rejected):
+        raise InvalidInput("订阅模板列表有误", code="templates_invalid")
+    now = utcnow()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    try:
+        for template, ok in [(t, True) for t in accepted] + [(t, False) for t in rejected]:
+            stmt = insert(SubscriptionConsent).values(
+                openid=openid,
+                template=template,
+                accepted=ok,
+                remaining=1 if ok else 0,
+                updated_at=now,
+            )
+            # Each acceptance of a one-time template allows one more message.
+            remaining = SubscriptionConsent.remaining + 1 if ok else SubscriptionConsent.remaining
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["openid", "template"],
+                set_={"accepted": ok, "remaining": remaining, "updated_at": now},
+            )
+            db.session.execute(stmt)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(templates)

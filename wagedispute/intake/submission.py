@@ -1,0 +1,494 @@
+"""Complaint intake: the validated input models and the one ``submit_complaint`` unit of work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import sqlalchemy as sa
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import IntegrityError
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError as StdnumError
+
+from wagedispute.access.actors import Actor
+from wagedispute.cases.grouping import DEFAULT_WINDOW_DAYS, assign_group, normalise_name
+from wagedispute.cases.lifecycle import open_case
+from wagedispute.cases.numbering import next_case_number
+from wagedispute.intake.qrcodes import resolve_qr_token
+from wagedispute.intake.triage import TriageFacts, suggest_urgency
+from wagedispute.messaging.outbox import wake_relay
+from wagedispute.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseStatus,
+    Channel,
+    Complainant,
+    Foreman,
+    IdempotencyRecord,
+    QrCode,
+    Role,
+)
+from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from wagedispute.platform.pii import PiiVault, mask_id_number, mask_mobile
+
+log = logging.getLogger(__name__)
+
+# Dates people type are dates in the district, not in UTC.
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+MAX_AMOUNT_FEN = 10_000_000_000  # 1 亿元: above this a figure is a typo, not a wage claim.
+MAX_WORKERS = 10_000
+ACCESS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read over a phone.
+ACCESS_CODE_LENGTH = 8
+
+EmployerRole = Literal["建设单位", "总包", "分包", "班组"]
+
+
+def _today() -> date:
+    return datetime.now(DISTRICT_TZ).date()
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class EmployerIn(BaseModel):
+    """One link of the employer chain, with an optional 统一社会信用代码."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    role: EmployerRole = Field(description="建设单位 / 总包 / 分包 / 班组")
+    name: str = Field(min_length=1, max_length=128, description="单位或班组名称")
+    uscc: str | None = Field(default=None, description="统一社会信用代码（18 位，可不填）")
+
+    @field_validator("uscc", mode="before")
+    @classmethod
+    def _uscc_blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc_valid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return uscc.validate(value.upper())
+        except StdnumError as exc:
+            raise PydanticCustomError("uscc_invalid", "统一社会信用代码无效，请核对") from exc
+
+
+class ComplaintIn(BaseModel):
+    """A worker's complaint as submitted by the mini-program, the H5 form or a foreman."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=32, description="投诉人姓名")
+    mobile: str = Field(min_length=5, max_length=20, description="手机号码（中国大陆）")
+    id_number: str | None = Field(default=None, description="居民身份证号码（可不填）")
+    site_name: str | None = Field(
+        default=None, max_length=128, description="工地名称；不填则用二维码绑定的工地"
+    )
+    site_address: str | None = Field(default=None, max_length=255, description="工地地址")
+    employers: list[EmployerIn] = Field(default_factory=list, max_length=8)
+    workers_affected: int = Field(ge=1, le=MAX_WORKERS, description="被欠薪人数")
+    amount_owed_fen: int = Field(ge=0, le=MAX_AMOUNT_FEN, description="欠薪金额（分）")
+    period_start: date | None = Field(default=None, description="欠薪起始日期")
+    period_end: date | None = Field(default=None, description="欠薪截止日期")
+    description: str = Field(default="", max_length=2000, description="情况说明")
+    consent_disclose_identity: bool = Field(
+        default=False, description="是否同意向用人单位披露投诉人身份（默认不同意）"
+    )
+    qr_token: str | None = Field(default=None, max_length=64, description="工长二维码令牌")
+
+    @field_validator("id_number", "site_name", "site_address", "qr_token", mode="before")
+    @classmethod
+    def _blanks(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("mobile")
+    @classmethod
+    def _mobile_valid(cls, value: str) -> str:
+        try:
+            number = phonenumbers.parse(value, "CN")
+        except phonenumbers.NumberParseException as exc:
+            raise PydanticCustomError("mobile_invalid", "手机号码格式不正确") from exc
+        mobile_types = {
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        }
+        if (
+            number.country_code != 86
+            or not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in mobile_types
+        ):
+            raise PydanticCustomError("mobile_invalid", "请填写有效的中国大陆手机号码")
+        return str(number.national_number)
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number_valid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return ric.validate(value.upper())
+        except StdnumError as exc:
+            raise PydanticCustomError("id_number_invalid", "身份证号码无效，请核对") from exc
+
+    @field_validator("period_start")
+    @classmethod
+    def _start_not_future(cls, value: date | None) -> date | None:
+        if value is not None and value > _today():
+            raise PydanticCustomError("date_in_future", "日期不能晚于今天")
+        return value
+
+    @field_validator("period_end")
+    @classmethod
+    def _end_valid(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return None
+        if value > _today():
+            raise PydanticCustomError("date_in_future", "日期不能晚于今天")
+        start = info.data.get("period_start")
+        if start is not None and value < start:
+            raise PydanticCustomError("period_reversed", "截止日期不能早于起始日期")
+        return value
+
+
+class ComplaintReceipt(BaseModel):
+    """What the submitter gets back."""
+
+    number: str = Field(description="案件编号，如 YT-2026-000123")
+    status: str
+    status_label: str
+    urgency_reasons: list[str] = Field(default_factory=list)
+    created: bool = Field(description="false：同一幂等键的重复提交，返回原案件")
+    access_code: str | None = Field(default=None, description="仅网页表单：一次性查询码")
+
+
+# Chinese wording for pydantic's built-in error types; custom ones carry their own message.
+_MESSAGES = {
+    "missing": "此项为必填项",
+    "string_too_short": "此项不能为空",
+    "string_too_long": "内容过长（最多 {max_length} 个字）",
+    "string_type": "请填写文字",
+    "int_parsing": "请填写整数",
+    "int_type": "请填写整数",
+    "int_from_float": "请填写整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "date_parsing": "日期格式应为 年-月-日",
+    "date_from_datetime_parsing": "日期格式应为 年-月-日",
+    "date_type": "日期格式应为 年-月-日",
+    "literal_error": "请从选项中选择",
+    "bool_parsing": "请选择是或否",
+    "bool_type": "请选择是或否",
+    "list_type": "格式有误",
+    "too_long": "最多填写 {max_length} 项",
+    "extra_forbidden": "不支持的字段",
+    "model_type": "格式有误",
+    "model_attributes_type": "格式有误",
+}
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Per-field problems with a Chinese message each, for the API details and the H5 form."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        template = _MESSAGES.get(err["type"])
+        ctx = err.get("ctx") or {}
+        message = template.format(**ctx) if template else err["msg"]
+        if not template and not any("\u4e00" <= ch <= "\u9fff" for ch in message):
+            message = "填写内容有误"
+        out.append(
+            {
+                "field": ".".join(str(part) for part in err["loc"]),
+                "problem": err["type"],
+                "message": message,
+            }
+        )
+    return out
+
+
+@dataclass
+class IntakeResult:
+    """The case a submission created or found again, and the web channel's access code.
+
+    ``number``, ``status`` and ``urgency_reasons`` are read before the commit, so answering the
+    request costs no reload of the case.
+    """
+
+    case: Case
+    created: bool
+    access_code: str | None = None
+    number: str = ""
+    status: CaseStatus = CaseStatus.RECEIVED
+    urgency_reasons: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, case: Case, created: bool, access_code: str | None = None) -> IntakeResult:
+        """Snapshot what the caller will answer with."""
+        return cls(
+            case=case,
+            created=created,
+            access_code=access_code,
+            number=case.number,
+            status=case.status,
+            urgency_reasons=list(case.urgency_reasons or []),
+        )
+
+
+def canonical_hash(data: ComplaintIn) -> str:
+    """sha256 of the validated body in a canonical JSON form (a retry must match it exactly)."""
+    body = json.dumps(
+        data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _vault() -> PiiVault:
+    return current_app.extensions["wagedispute.platform.pii"]
+
+
+def new_access_code() -> str:
+    """A short code a worker can copy down: 8 characters, no look-alike letters."""
+    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+
+
+def access_code_hash(number: str, code: str) -> str:
+    """The keyed hash stored for an access code, bound to its case number."""
+    return _vault().keyed_hash(f"access:{number}:{code}")
+
+
+def submit_complaint(
+    data: ComplaintIn,
+    *,
+    channel: Channel,
+    actor: Actor | None,
+    idempotency_key: str | None,
+) -> IntakeResult:
+    """Record a complaint as one transaction (complainant, number, triage, group, case, event,
+    outbox, idempotency record); a retry with the same key returns the same case."""
+    if channel not in {Channel.MINIPROGRAM, Channel.WEB, Channel.PHONE}:
+        raise InvalidInput("不支持的投诉渠道", code="channel_invalid")
+    body_hash = canonical_hash(data)
+    scope: str | None = None
+    try:
+        complainant, scope = _complainant_and_scope(channel, actor)
+        if idempotency_key:
+            replay = _replay(scope, idempotency_key, body_hash, channel)
+            if replay is not None:
+                return replay
+        result = _create(data, channel, actor, complainant, scope, idempotency_key, body_hash)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        # A concurrent request with the same key won the unique constraint: answer with its case.
+        if idempotency_key and scope is not None:
+            replay = _replay(scope, idempotency_key, body_hash, channel)
+            if replay is not None:
+                return replay
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
+    log.info("complaint %s received via %s", result.number, channel.value)
+    wake_relay()
+    return result
+
+
+def _complainant_and_scope(channel: Channel, actor: Actor | None) -> tuple[Complainant | None, str]:
+    """The signed-in complainant (mini-program) and whose idempotency keys these are."""
+    if channel == Channel.MINIPROGRAM:
+        if actor is None or actor.role != Role.COMPLAINANT or actor.id is None:
+            raise Unauthorized()
+        complainant = db.session.get(Complainant, actor.id)
+        if complainant is None:
+            raise Unauthorized("登录凭证无效，请重新登录", code="token_invalid")
+        scope = f"openid:{complainant.openid}" if complainant.openid else f"c:{complainant.id}"
+        return complainant, scope
+    if channel == Channel.PHONE:
+        if actor is None or actor.role != Role.FOREMAN or actor.id is None:
+            raise Forbidden()
+        return None, f"foreman:{actor.id}"
+    return None, "web"
+
+
+def _replay(scope: str, key: str, body_hash: str, channel: Channel) -> IntakeResult | None:
+    """The case an earlier request with this key created, or None; another body is refused."""
+    record = db.session.scalars(
+        sa.select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    ).one_or_none()
+    if record is None:
+        return None
+    if record.request_hash != body_hash:
+        raise Conflict(
+            "该幂等键已用于另一份不同的投诉，请为新投诉使用新的幂等键",
+            code="idempotency_key_reused",
+        )
+    case = db.session.get(Case, record.case_id)
+    if case is None:  # pragma: no cover - the foreign key forbids it
+        raise NotFound()
+    if channel != Channel.WEB:
+        return IntakeResult.of(case, created=False)
+    # Only the hash is stored, so a double-submitted web form gets a fresh code: the page the
+    # worker ends up looking at always shows a code that works.
+    access_code = new_access_code()
+    case.access_code_hash = access_code_hash(case.number, access_code)
+    result = IntakeResult.of(case, created=False, access_code=access_code)
+    db.session.commit()
+    return result
+
+
+def _create(
+    data: ComplaintIn,
+    channel: Channel,
+    actor: Actor | None,
+    complainant: Complainant | None,
+    scope: str,
+    key: str | None,
+    body_hash: str,
+) -> IntakeResult:
+    """Stage every row of a new complaint; the caller commits."""
+    settings = current_app.config
+    now = utcnow()
+    qr: QrCode | None = None
+    if data.qr_token:
+        qr = resolve_qr_token(data.qr_token)
+    elif channel != Channel.PHONE:
+        raise InvalidInput("缺少工长二维码信息，请重新扫码", code="qr_token_required")
+
+    if channel == Channel.PHONE:
+        assert actor is not None
+        foreman = db.session.get(Foreman, actor.id)
+        if foreman is None or not foreman.active:
+            raise Forbidden()
+        if qr is not None and qr.foreman_id != foreman.id:
+            raise InvalidInput("该二维码不属于您", code="qr_not_yours")
+    else:
+        assert qr is not None
+        foreman = qr.foreman
+
+    site_name = data.site_name or (qr.site_name if qr else None)
+    if not site_name:
+        raise InvalidInput(
+            details=[{"field": "site_name", "problem": "missing", "message": "请填写工地名称"}]
+        )
+    site_address = data.site_address or (qr.site_address if qr else None)
+
+    vault = _vault()
+    mobile_hash = vault.keyed_hash(data.mobile)
+    id_hash = vault.keyed_hash(data.id_number) if data.id_number else None
+    earlier_unresolved = _has_open_case(mobile_hash, id_hash)
+
+    if complainant is None:
+        complainant = Complainant()
+        db.session.add(complainant)
+    complainant.name_encrypted = vault.encrypt(data.name)
+    complainant.mobile_encrypted = vault.encrypt(data.mobile)
+    complainant.mobile_hash = mobile_hash
+    complainant.mobile_masked = mask_mobile(data.mobile)
+    if data.id_number:
+        complainant.id_number_encrypted = vault.encrypt(data.id_number)
+        complainant.id_number_hash = id_hash
+        complainant.id_number_masked = mask_id_number(data.id_number)
+    db.session.flush()
+
+    employers = [
+        {
+            "role": e.role,
+            "name": e.name,
+            "uscc": e.uscc,
+            "name_key": normalise_name(e.name),
+        }
+        for e in data.employers
+    ]
+    case = Case(
+        channel=channel,
+        foreman_id=foreman.id,
+        street_id=foreman.street_id,
+        qr_code_id=qr.id if qr else None,
+        complainant_id=complainant.id,
+        site_name=site_name,
+        site_address=site_address,
+        employers=employers,
+        workers_affected=data.workers_affected,
+        amount_owed_fen=data.amount_owed_fen,
+        period_start=data.period_start,
+        period_end=data.period_end,
+        description=data.description,
+        consent_disclose_identity=data.consent_disclose_identity,
+        created_at=now,
+        updated_at=now,
+    )
+    window = int(settings.get("GROUP_WINDOW_DAYS", DEFAULT_WINDOW_DAYS))
+    group = assign_group(db.session, case, now, window)
+    facts = TriageFacts(
+        workers_affected=data.workers_affected,
+        amount_owed_fen=data.amount_owed_fen,
+        description=data.description,
+        today=now.astimezone(DISTRICT_TZ).date(),
+        period_start=data.period_start,
+        period_end=data.period_end,
+        repeat_count=group.case_count - 1,
+        earlier_unresolved_by_worker=earlier_unresolved,
+    )
+    case.urgency_suggested, case.urgency_reasons = suggest_urgency(facts)
+    # The public number is taken last: its counter row stays locked until the commit and every
+    # intake needs it, so the less work after it, the more intakes run side by side. Until then
+    # the row carries a unique placeholder that no one outside this transaction ever sees.
+    case.number = "~" + uuid.uuid4().hex[:31]
+    event_actor = actor if channel == Channel.PHONE else Actor(Role.COMPLAINANT, complainant.id)
+    assert event_actor is not None
+    open_case(case, event_actor, event_data={"channel": channel.value})
+    if key:
+        db.session.add(
+            IdempotencyRecord(
+                scope=scope, key=key, request_hash=body_hash, case_id=case.id, created_at=now
+            )
+        )
+    case.number = next_case_number(
+        db.session, settings["DISTRICT_CODE"], now, settings.get("TIMEZONE", "Asia/Shanghai")
+    )
+    access_code = None
+    if channel == Channel.WEB:
+        access_code = new_access_code()
+        case.access_code_hash = access_code_hash(case.number, access_code)
+    db.session.flush()
+    return IntakeResult.of(case, created=True, access_code=access_code)
+
+
+def _has_open_case(mobile_hash: str, id_hash: str | None) -> bool:
+    """Whether the same worker (by keyed hash of mobile or ID number) has an open complaint."""
+    match = Complainant.mobile_hash == mobile_hash
+    if id_hash:
+        match = sa.or_(match, Complainant.id_number_hash == id_hash)
+    stmt = (
+        sa.select(Case.id)
+        .join(Complainant, Case.complainant_id == Complainant.id)
+        .where(match, Case.status.in_(OPEN_STATUSES))
+        .limit(1)
+    )
+    return db.session.scalar(stmt) is not None
+
+
+def record_bench_row() -> int:
+    """Benchmark baseline only: insert and commit one empty complainant row."""
+    row = Complainant()
+    db.session.add(row)
+    db.session.commit()
+    return row.id

@@ -1,0 +1,1 @@
+"""What happens after a commit: the outbox, notifications to people, and WeChat message push."""
