@@ -70,7 +70,7 @@ def street_case(make_case, district, code: str, **fields: Any) -> Case:
 
 def with_complainant(app, case: Case, mobile: str, id_number: str | None = None) -> Complainant:
     """Attach an encrypted complainant to a case, the way intake stores one."""
-    vault = app.extensions["wagedispute.platform.pii"]
+    vault = app.extensions["wagedispute.pii"]
     person = Complainant(
         name_encrypted=vault.encrypt("王小明"),
         mobile_encrypted=vault.encrypt(mobile),

@@ -259,7 +259,7 @@ def test_submission_stores_encrypted_personal_data_with_hashes_and_masks(
     assert case.street_id == district["foremen"][0].street_id
     assert case.complainant_id == actor.id
     complainant = db.session.get(Complainant, actor.id)
-    vault = app.extensions["wagedispute.platform.pii"]
+    vault = app.extensions["wagedispute.pii"]
     assert "13800138000" not in complainant.mobile_encrypted
     assert vault.decrypt(complainant.mobile_encrypted) == "13800138000"
     assert vault.decrypt(complainant.name_encrypted) == "王小明"

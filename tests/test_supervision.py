@@ -214,7 +214,7 @@ def test_weekly_pack_job_builds_last_week(district):
 
 
 def test_case_export_masks_personal_data(make_case, app, staff):
-    vault = app.extensions["wagedispute.platform.pii"]
+    vault = app.extensions["wagedispute.pii"]
     complainant = Complainant(
         name_encrypted=vault.encrypt("张三"),
         mobile_encrypted=vault.encrypt("13912345678"),

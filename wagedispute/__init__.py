@@ -48,7 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wagedispute.redis"] = redis.Redis.from_url(
         settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
-    app.extensions["wagedispute.platform.pii"] = PiiVault(app.config["SECRET_KEY"])
+    app.extensions["wagedispute.pii"] = PiiVault(app.config["SECRET_KEY"])
     return app
 
 

@@ -23,7 +23,7 @@ from rq.serializers import JSONSerializer
 from wagedispute import jobs
 from wagedispute.messaging.outbox import job_id_for, wait_for_wake, wake_relay
 from wagedispute.models import Outbox, OutboxState
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.queues import get_queue, get_redis
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def relay_pending(limit: int = 100) -> int:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    try:
+    with unit_of_work():
         rows = db.session.scalars(stmt).all()
         if not rows:
             db.session.rollback()
@@ -78,10 +78,6 @@ def relay_pending(limit: int = 100) -> int:
             row.enqueued_at = now
         for name, prepared in by_queue.items():
             get_queue(name).enqueue_many(prepared)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return len(rows)
 
 
@@ -106,7 +102,7 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
             Outbox.enqueued_at <= now - timedelta(seconds=SETTLE_SECONDS),
         )
     ).all()
-    try:
+    with unit_of_work():
         for row in rows:
             verdict = _job_verdict(redis, row, now)
             if verdict is None:
@@ -117,10 +113,6 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
             row.last_error = f"re-driven: job {verdict}"
             backoff = 0 if verdict != "failed" else _backoff(row.attempts)
             row.due_at = now + timedelta(seconds=backoff)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     if report.missing or report.failed or report.abandoned:
         log.warning("reconciler re-drove %s", report)
         wake_relay()

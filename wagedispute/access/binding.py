@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from wagedispute.access.actors import Actor
 from wagedispute.models import BindingCode, DisposalTeam, Foreman, Role, TeamMember
 from wagedispute.platform import wechat
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -177,53 +177,50 @@ def sign_in_openid(
 def _bind(openid: str, code: str, now: datetime) -> StaffMember:
     """Use a code once: mark it used and store the openid, in one transaction."""
     try:
-        row = db.session.scalars(
-            sa.select(BindingCode).where(BindingCode.code_hash == hash_binding_code(code))
-        ).one_or_none()
-        if row is None:
-            raise BindingRefused()
-        if row.used_at is not None:
-            raise BindingRefused(
-                "该绑定码已被使用，请向区信访局索取新的绑定码", code="binding_code_used"
+        with unit_of_work():
+            row = db.session.scalars(
+                sa.select(BindingCode).where(BindingCode.code_hash == hash_binding_code(code))
+            ).one_or_none()
+            if row is None:
+                raise BindingRefused()
+            if row.used_at is not None:
+                raise BindingRefused(
+                    "该绑定码已被使用，请向区信访局索取新的绑定码", code="binding_code_used"
+                )
+            if row.expires_at <= now:
+                raise BindingRefused(
+                    "该绑定码已过期，请向区信访局索取新的绑定码", code="binding_code_expired"
+                )
+            person: Foreman | TeamMember | None = (
+                db.session.get(Foreman, row.foreman_id)
+                if row.foreman_id is not None
+                else db.session.get(TeamMember, row.team_member_id)
             )
-        if row.expires_at <= now:
-            raise BindingRefused(
-                "该绑定码已过期，请向区信访局索取新的绑定码", code="binding_code_expired"
+            if person is None:
+                raise BindingRefused()
+            other = _bound_person(openid)
+            if other is not None and other is not person:
+                raise Conflict(
+                    "该微信号已绑定其他人员，请更换微信号或联系区信访局",
+                    code="openid_already_bound",
+                )
+            member = _staff_member(person, newly_bound=True)
+            # Conditional update: of two simultaneous uses of one code, only one wins.
+            claimed = db.session.execute(
+                sa.update(BindingCode)
+                .where(BindingCode.id == row.id, BindingCode.used_at.is_(None))
+                .values(used_at=now)
             )
-        person: Foreman | TeamMember | None = (
-            db.session.get(Foreman, row.foreman_id)
-            if row.foreman_id is not None
-            else db.session.get(TeamMember, row.team_member_id)
-        )
-        if person is None:
-            raise BindingRefused()
-        other = _bound_person(openid)
-        if other is not None and other is not person:
-            raise Conflict(
-                "该微信号已绑定其他人员，请更换微信号或联系区信访局", code="openid_already_bound"
-            )
-        member = _staff_member(person, newly_bound=True)
-        # Conditional update: of two simultaneous uses of one code, only one wins.
-        claimed = db.session.execute(
-            sa.update(BindingCode)
-            .where(BindingCode.id == row.id, BindingCode.used_at.is_(None))
-            .values(used_at=now)
-        )
-        if claimed.rowcount != 1:
-            raise BindingRefused(
-                "该绑定码已被使用，请向区信访局索取新的绑定码", code="binding_code_used"
-            )
-        # A new code re-binds a person who changed phone or WeChat account.
-        person.openid = openid
-        db.session.commit()
+            if claimed.rowcount != 1:
+                raise BindingRefused(
+                    "该绑定码已被使用，请向区信访局索取新的绑定码", code="binding_code_used"
+                )
+            # A new code re-binds a person who changed phone or WeChat account.
+            person.openid = openid
     except IntegrityError as exc:
         # The same openid bound by another code at the same moment.
-        db.session.rollback()
         raise Conflict(
             "该微信号已绑定其他人员，请更换微信号或联系区信访局", code="openid_already_bound"
         ) from exc
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("%s %s bound a WeChat account", member.actor.role.value, member.actor.id)
     return member

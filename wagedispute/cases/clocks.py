@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from wagedispute.access.actors import Actor, get_case_for
 from wagedispute.models import Case, CaseEvent, CaseStatus, Outbox, Role, Urgency
-from wagedispute.platform.database import db
+from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -382,7 +382,7 @@ def pause_clocks(case_id: int, actor: Actor, reason: str, *, now: datetime | Non
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("请填写暂停计时的原因", code="reason_required")
-    try:
+    with unit_of_work():
         case = get_case_for(actor, case_id, for_update=True)
         now = now or db_now()
         if case.status not in RUNNING_STATUSES:
@@ -400,20 +400,13 @@ def pause_clocks(case_id: int, actor: Actor, reason: str, *, now: datetime | Non
                 worker_visible=True,
             )
         )
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict("案件已被他人更新，请刷新后重试") from exc
-    except Exception:
-        db.session.rollback()
-        raise
     return case
 
 
 def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) -> Case:
     """Restart paused clocks; every running deadline moves later by the paused time; commits."""
     _check_pauser(actor)
-    try:
+    with unit_of_work():
         case = get_case_for(actor, case_id, for_update=True)
         now = now or db_now()
         if case.clock_paused_at is None:
@@ -434,13 +427,6 @@ def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) ->
                 worker_visible=True,
             )
         )
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict("案件已被他人更新，请刷新后重试") from exc
-    except Exception:
-        db.session.rollback()
-        raise
     return case
 
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from wagedispute.access.actors import Actor, get_case_for
 from wagedispute.models import OPEN_STATUSES, CaseEvent, Evidence
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import DomainError, InvalidInput, InvalidTransition
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def store_evidence(case_id: int, actor: Actor, data: bytes) -> Evidence:
         raise EvidenceTypeUnsupported()
     pil_format = ALLOWED_TYPES[content_type]
     clean = strip_image_metadata(data, pil_format) if pil_format else data
-    try:
+    with unit_of_work():
         case = get_case_for(actor, case_id, for_update=True)
         if case.status not in OPEN_STATUSES:
             raise InvalidTransition("案件已结束，不能再上传材料", code="case_closed")
@@ -122,9 +122,5 @@ def store_evidence(case_id: int, actor: Actor, data: bytes) -> Evidence:
                 worker_visible=True,
             )
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("evidence %s stored on case %s", evidence.id, case_id)
     return evidence

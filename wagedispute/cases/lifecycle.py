@@ -7,24 +7,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm.exc import StaleDataError
 
 from wagedispute.access.actors import Actor, get_case_for
 from wagedispute.cases.clocks import apply_clocks, db_now
-from wagedispute.messaging.outbox import wake_relay
+from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseStatus,
     DisposalTeam,
-    Outbox,
     Outcome,
     Role,
     Urgency,
 )
-from wagedispute.platform.database import db
-from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
+from wagedispute.platform.database import db, unit_of_work
+from wagedispute.platform.errors import Forbidden, InvalidInput, InvalidTransition
 
 S = CaseStatus
 R = Role
@@ -85,44 +83,45 @@ def allowed_roles(from_status: CaseStatus | None, to_status: CaseStatus) -> froz
     return TRANSITIONS.get((from_status, to_status), frozenset())
 
 
+def apply_transition(
+    case_id: int, to_status: CaseStatus, actor: Actor, request: StepRequest | None = None
+) -> Case:
+    """Stage one step of the state machine in the caller's unit of work: lock, check, change,
+    audit, and owe its side effects. Nothing is committed here."""
+    request = request or StepRequest()
+    case = get_case_for(actor, case_id, for_update=True)
+    from_status = case.status
+    roles = allowed_roles(from_status, to_status)
+    if not roles:
+        raise InvalidTransition(
+            f"案件当前为“{from_status.label}”，不能变更为“{to_status.label}”",
+            details={"from": from_status.value, "to": to_status.value},
+        )
+    if actor.role not in roles:
+        raise Forbidden(details={"from": from_status.value, "to": to_status.value})
+    event_data = _apply_step(case, from_status, to_status, actor, request)
+    event = CaseEvent(
+        case_id=case.id,
+        kind="status",
+        from_status=from_status,
+        to_status=to_status,
+        actor_role=actor.role,
+        actor_id=actor.id,
+        data=event_data,
+        worker_visible=True,
+    )
+    db.session.add(event)
+    db.session.flush()
+    _owe_side_effects(case, event)
+    return case
+
+
 def transition_case(
     case_id: int, to_status: CaseStatus, actor: Actor, request: StepRequest | None = None
 ) -> Case:
-    """Apply one step of the state machine as one unit of work: check, change, audit, commit."""
-    request = request or StepRequest()
-    try:
-        case = get_case_for(actor, case_id, for_update=True)
-        from_status = case.status
-        roles = allowed_roles(from_status, to_status)
-        if not roles:
-            raise InvalidTransition(
-                f"案件当前为“{from_status.label}”，不能变更为“{to_status.label}”",
-                details={"from": from_status.value, "to": to_status.value},
-            )
-        if actor.role not in roles:
-            raise Forbidden(details={"from": from_status.value, "to": to_status.value})
-        event_data = _apply_step(case, from_status, to_status, actor, request)
-        event = CaseEvent(
-            case_id=case.id,
-            kind="status",
-            from_status=from_status,
-            to_status=to_status,
-            actor_role=actor.role,
-            actor_id=actor.id,
-            data=event_data,
-            worker_visible=True,
-        )
-        db.session.add(event)
-        db.session.flush()
-        _owe_side_effects(case, event)
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict("案件已被他人更新，请刷新后重试") from exc
-    except Exception:
-        db.session.rollback()
-        raise
-    wake_relay()
+    """Apply one step of the state machine as its own unit of work."""
+    with unit_of_work():
+        case = apply_transition(case_id, to_status, actor, request)
     return case
 
 
@@ -196,13 +195,11 @@ def _active_team(team_id: int | None) -> DisposalTeam:
 
 def _owe_side_effects(case: Case, event: CaseEvent) -> None:
     """Write, in the same transaction, what must happen once this step is committed."""
-    db.session.add(
-        Outbox(
-            topic="case_step",
-            dedupe_key=f"case_step:{event.id}",
-            case_id=case.id,
-            payload={"event_id": event.id, "to_status": event.to_status},
-        )
+    stage_outbox(
+        "case_step",
+        f"case_step:{event.id}",
+        {"event_id": event.id, "to_status": event.to_status},
+        case_id=case.id,
     )
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from wagedispute.access.actors import Actor
 from wagedispute.cases.clocks import WITH_TEAM, db_now
-from wagedispute.cases.lifecycle import StepRequest, transition_case
-from wagedispute.models import Case, CaseStatus, DisposalTeam, Outbox, Urgency
-from wagedispute.platform.database import db
+from wagedispute.cases.lifecycle import StepRequest, apply_transition
+from wagedispute.messaging.outbox import stage_outbox
+from wagedispute.models import Case, CaseStatus, DisposalTeam, Urgency
+from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -61,23 +62,21 @@ def auto_dispatch_overdue_critical(now: datetime | None = None) -> list[int]:
             db.session.rollback()
             log.warning("critical case %s is overdue but its street has no active team", case_id)
             continue
-        # Staged in the session so that transition_case commits it with the dispatch (or rolls
-        # it back with a refused step): the foreman is told exactly when the dispatch happened.
-        db.session.add(
-            Outbox(
-                topic="foreman_auto_dispatch",
-                dedupe_key=f"foreman_auto_dispatch:{case_id}",
-                case_id=case_id,
-                payload={"case_id": case_id, "team_id": team.id, "foreman_id": case.foreman_id},
-            )
-        )
         request = StepRequest(
             team_id=team.id, urgency=Urgency.CRITICAL, reason=AUTO_DISPATCH_REASON
         )
         try:
-            transition_case(case_id, CaseStatus.DISPATCHED, Actor.system(), request)
+            # One unit of work: the foreman is told exactly when the dispatch happened.
+            with unit_of_work():
+                stage_outbox(
+                    "foreman_auto_dispatch",
+                    f"foreman_auto_dispatch:{case_id}",
+                    {"case_id": case_id, "team_id": team.id, "foreman_id": case.foreman_id},
+                    case_id=case_id,
+                )
+                apply_transition(case_id, CaseStatus.DISPATCHED, Actor.system(), request)
         except (DomainError, IntegrityError):
-            # Someone dispatched or closed it meanwhile; transition_case rolled everything back.
+            # Someone dispatched or closed it meanwhile; nothing of this attempt was kept.
             log.info("case %s was not auto-dispatched: it changed meanwhile", case_id)
             continue
         log.info("critical case %s auto-dispatched to team %s", case_id, team.id)

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from wagedispute.access.actors import Actor, get_case_for
-from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.cases.lifecycle import StepRequest, apply_transition, transition_case
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import Case, CaseEvent, CaseStatus
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,12 @@ def confirm_resolution(
     actor: Actor, number: str, *, score: int | None = None, comment: str | None = None
 ) -> Case:
     """The worker accepts the outcome: the case closes (with an optional rating, same commit)."""
-    case = get_case_by_number(actor, number)
-    try:
+    with unit_of_work():
+        case = get_case_by_number(actor, number)
         if score is not None and case.status == CaseStatus.RESOLVED:
             _stage_rating(case, actor, score, comment)
-        return transition_case(case.id, CaseStatus.CLOSED, actor)
-    except Exception:
-        db.session.rollback()
-        raise
+        case = apply_transition(case.id, CaseStatus.CLOSED, actor)
+    return case
 
 
 def dispute_resolution(
@@ -74,28 +72,22 @@ def dispute_resolution(
     comment: str | None = None,
 ) -> Case:
     """The worker disputes the outcome: the case reopens and is flagged to the bureau."""
-    case = get_case_by_number(actor, number)
-    try:
+    with unit_of_work():
+        case = get_case_by_number(actor, number)
         if score is not None and case.status == CaseStatus.RESOLVED:
             _stage_rating(case, actor, score, comment)
-        return transition_case(case.id, CaseStatus.REOPENED, actor, StepRequest(reason=reason))
-    except Exception:
-        db.session.rollback()
-        raise
+        case = apply_transition(case.id, CaseStatus.REOPENED, actor, StepRequest(reason=reason))
+    return case
 
 
 def rate_case(actor: Actor, number: str, score: int, comment: str | None = None) -> CaseEvent:
     """The worker rates the handling 1–5 once the case is resolved (console reads the event)."""
-    try:
+    with unit_of_work():
         case = get_case_by_number(actor, number)
         case = get_case_for(actor, case.id, for_update=True)
         if case.status not in RATEABLE_STATUSES:
             raise Conflict("案件办结后才能评价", code="not_resolved")
         _stage_rating(case, actor, score, comment)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     event = db.session.scalars(
         sa.select(CaseEvent)
         .where(CaseEvent.case_id == case.id, CaseEvent.kind == "rating")

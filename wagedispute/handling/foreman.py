@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import defer
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
-from wagedispute.cases.lifecycle import StepRequest, transition_case
+from wagedispute.cases.lifecycle import StepRequest, apply_transition
 from wagedispute.handling.dispatch import suggest_team
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import (
@@ -22,7 +22,7 @@ from wagedispute.models import (
     Evidence,
     Urgency,
 )
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -140,16 +140,12 @@ def _stage_urgency(case: Case, actor: Actor, level: Urgency, reason: str | None)
 
 def set_urgency(actor: Actor, number: str, level: Urgency, reason: str | None = None) -> Case:
     """Confirm the suggested urgency, or override it with a reason; logged as an event."""
-    try:
+    with unit_of_work():
         case = get_case_by_number(actor, number)
         case = get_case_for(actor, case.id, for_update=True)
         if case.status not in QUEUE_STATUSES:
             raise Conflict("案件已分派或已结束，不能再调整紧急程度", code="not_in_triage")
         _stage_urgency(case, actor, level, reason)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("case %s urgency set to %s by %s %s", case.id, level.value, actor.role, actor.id)
     return case
 
@@ -168,28 +164,25 @@ def dispatch_case(
     Without ``urgency`` the level already confirmed is used (or, if none, the suggestion is
     confirmed as is). The urgency event and the dispatch are one transaction.
     """
-    case = get_case_by_number(actor, number)
-    try:
+    with unit_of_work():
+        case = get_case_by_number(actor, number)
         level = urgency or case.urgency_confirmed or case.urgency_suggested
         if case.status in QUEUE_STATUSES:
             _stage_urgency(case, actor, level, urgency_reason)
-        # transition_case locks, checks the step and commits the staged urgency event with it.
-        return transition_case(
+        case = apply_transition(
             case.id,
             CaseStatus.DISPATCHED,
             actor,
             StepRequest(team_id=team_id, urgency=level, reason=note),
         )
-    except Exception:
-        db.session.rollback()
-        raise
+    return case
 
 
 def reject_case(actor: Actor, number: str, reason: str, referral: str | None = None) -> Case:
     """Reject a lead (not a wage dispute, a duplicate) with a reason and where to turn instead."""
     referral = (referral or "").strip()
-    case = get_case_by_number(actor, number)
-    try:
+    with unit_of_work():
+        case = get_case_by_number(actor, number)
         if referral:
             # The worker needs to know where to go: a worker-visible event in the same commit.
             db.session.add(
@@ -202,15 +195,13 @@ def reject_case(actor: Actor, number: str, reason: str, referral: str | None = N
                     worker_visible=True,
                 )
             )
-        return transition_case(
+        case = apply_transition(
             case.id,
             CaseStatus.REJECTED,
             actor,
             StepRequest(reason=reason, data={"referral": referral} if referral else {}),
         )
-    except Exception:
-        db.session.rollback()
-        raise
+    return case
 
 
 def _recount(group: DisputeGroup) -> None:
@@ -272,7 +263,7 @@ def merge_case(actor: Actor, number: str, into_number: str) -> DisputeGroup:
     """Join a case to the dispute group of another case (both within the actor's scope)."""
     if number == into_number:
         raise InvalidInput("不能与自身合并", code="same_case")
-    try:
+    with unit_of_work():
         case = get_case_by_number(actor, number)
         target = get_case_by_number(actor, into_number)
         old = case.group
@@ -308,17 +299,13 @@ def merge_case(actor: Actor, number: str, into_number: str) -> DisputeGroup:
             _recount(old)
         _recount(group)
         _group_event(case, actor, "merge", old, group)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("case %s merged into group %s by %s %s", case.id, group.id, actor.role, actor.id)
     return group
 
 
 def split_case(actor: Actor, number: str) -> DisputeGroup:
     """Take a case out of its dispute group; it stands alone in a group of its own."""
-    try:
+    with unit_of_work():
         case = get_case_by_number(actor, number)
         old = case.group
         members = db.session.scalar(
@@ -346,9 +333,5 @@ def split_case(actor: Actor, number: str) -> DisputeGroup:
         _recount(old)
         _recount(group)
         _group_event(case, actor, "split", old, group)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("case %s split from group %s by %s %s", case.id, old.id, actor.role, actor.id)
     return group

@@ -14,7 +14,7 @@ from wagedispute.cases.lifecycle import PAID_OUTCOMES, StepRequest, transition_c
 from wagedispute.handling.foreman import urgency_rank
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import Case, CaseEvent, CaseStatus, Evidence, Outcome
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, InvalidTransition
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def add_note(
     text = (text or "").strip()
     if not text:
         raise InvalidInput("请填写进展情况", code="note_required")
-    try:
+    with unit_of_work():
         case = get_case_by_number(actor, number)
         case = get_case_for(actor, case.id, for_update=True)
         if case.status not in NOTE_STATUSES:
@@ -158,10 +158,6 @@ def add_note(
             created_at=now,
         )
         db.session.add(event)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("note %s on case %s by team member %s", event.id, case.id, actor.id)
     return event
 

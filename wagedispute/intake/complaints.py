@@ -16,7 +16,7 @@ from wagedispute.access.actors import Actor, case_scope
 from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.intake.submission import access_code_hash
 from wagedispute.models import Case, CaseEvent, CaseStatus, Complainant, SubscriptionConsent
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
 
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
@@ -126,7 +126,7 @@ def record_subscriptions(actor: Actor, accepted: list[str], rejected: list[str])
     now = utcnow()
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    try:
+    with unit_of_work():
         for template, ok in [(t, True) for t in accepted] + [(t, False) for t in rejected]:
             stmt = insert(SubscriptionConsent).values(
                 openid=openid,
@@ -142,8 +142,4 @@ def record_subscriptions(actor: Actor, accepted: list[str], rejected: list[str])
                 set_={"accepted": ok, "remaining": remaining, "updated_at": now},
             )
             db.session.execute(stmt)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return len(templates)

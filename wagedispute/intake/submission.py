@@ -27,7 +27,6 @@ from wagedispute.cases.lifecycle import open_case
 from wagedispute.cases.numbering import next_case_number
 from wagedispute.intake.qrcodes import resolve_qr_token
 from wagedispute.intake.triage import TriageFacts, suggest_urgency
-from wagedispute.messaging.outbox import wake_relay
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -39,7 +38,7 @@ from wagedispute.models import (
     QrCode,
     Role,
 )
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from wagedispute.platform.pii import PiiVault, mask_id_number, mask_mobile
 
@@ -259,7 +258,7 @@ def canonical_hash(data: ComplaintIn) -> str:
 
 
 def _vault() -> PiiVault:
-    return current_app.extensions["wagedispute.platform.pii"]
+    return current_app.extensions["wagedispute.pii"]
 
 
 def new_access_code() -> str:
@@ -286,26 +285,22 @@ def submit_complaint(
     body_hash = canonical_hash(data)
     scope: str | None = None
     try:
-        complainant, scope = _complainant_and_scope(channel, actor)
-        if idempotency_key:
-            replay = _replay(scope, idempotency_key, body_hash, channel)
-            if replay is not None:
-                return replay
-        result = _create(data, channel, actor, complainant, scope, idempotency_key, body_hash)
-        db.session.commit()
+        with unit_of_work():
+            complainant, scope = _complainant_and_scope(channel, actor)
+            if idempotency_key:
+                replay = _replay(scope, idempotency_key, body_hash, channel)
+                if replay is not None:
+                    return replay
+            result = _create(data, channel, actor, complainant, scope, idempotency_key, body_hash)
     except IntegrityError:
-        db.session.rollback()
         # A concurrent request with the same key won the unique constraint: answer with its case.
         if idempotency_key and scope is not None:
-            replay = _replay(scope, idempotency_key, body_hash, channel)
+            with unit_of_work():
+                replay = _replay(scope, idempotency_key, body_hash, channel)
             if replay is not None:
                 return replay
         raise
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("complaint %s received via %s", result.number, channel.value)
-    wake_relay()
     return result
 
 
@@ -349,9 +344,7 @@ def _replay(scope: str, key: str, body_hash: str, channel: Channel) -> IntakeRes
     # worker ends up looking at always shows a code that works.
     access_code = new_access_code()
     case.access_code_hash = access_code_hash(case.number, access_code)
-    result = IntakeResult.of(case, created=False, access_code=access_code)
-    db.session.commit()
-    return result
+    return IntakeResult.of(case, created=False, access_code=access_code)
 
 
 def _create(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from redis.exceptions import RedisError
 
 from wagedispute.models import Outbox, OutboxState
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import after_commit, db, utcnow
 from wagedispute.platform.queues import get_redis
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def stage_outbox(
     case_id: int | None = None,
     due_at: datetime | None = None,
 ) -> Outbox:
-    """Add a row to the session; the caller's unit of work commits it with its cause."""
+    """Add a row to the session; the caller's unit of work commits it with its cause and then
+    wakes the relay."""
     row = Outbox(
         topic=topic,
         dedupe_key=dedupe_key,
@@ -47,6 +48,7 @@ def stage_outbox(
         due_at=due_at or utcnow(),
     )
     db.session.add(row)
+    after_commit(wake_relay)
     return row
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from wagedispute.messaging.outbox import wake_relay
+from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -25,7 +25,7 @@ from wagedispute.models import (
     SubscriptionConsent,
 )
 from wagedispute.platform import wechat
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import NotFound, ServiceUnavailable
 from wagedispute.platform.queues import get_redis
 
@@ -133,16 +133,12 @@ def record_push_message(message: dict[str, Any]) -> int:
     existing = db.session.scalar(sa.select(Outbox.id).where(Outbox.dedupe_key == key))
     if existing is not None:
         return existing
-    row = Outbox(topic=TOPIC, dedupe_key=key, payload={"message": message})
-    db.session.add(row)
     try:
-        db.session.commit()
+        with unit_of_work():
+            row = stage_outbox(TOPIC, key, {"message": message})
     except IntegrityError:
         # Another process recorded the same message first: theirs is ours.
-        db.session.rollback()
         return db.session.scalars(sa.select(Outbox.id).where(Outbox.dedupe_key == key)).one()
-    # After the commit: the relay would find the row anyway, this only saves its polling delay.
-    wake_relay()
     log.info(
         "push: recorded outbox %s (%s)", row.id, message.get("Event") or message.get("MsgType")
     )

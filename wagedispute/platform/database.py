@@ -1,13 +1,19 @@
-"""The SQLAlchemy handle, the declarative base and the column types every model shares."""
+"""The SQLAlchemy handle, the declarative base, the column types every model shares, and the
+one unit of work every service commits through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.exc import StaleDataError
+
+from wagedispute.platform.errors import Conflict
 
 # Named constraints: SQLite batch migrations and PostgreSQL downgrades both need the names.
 NAMING_CONVENTION = {
@@ -67,3 +73,34 @@ def enum_type(enum_cls: type) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+AFTER_COMMIT_KEY = "wagedispute.after_commit"
+
+
+def after_commit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the current unit of work commits (dropped if it rolls back)."""
+    hooks: list[Callable[[], None]] = db.session.info.setdefault(AFTER_COMMIT_KEY, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """One transaction: commit on success, roll back on any error, run after-commit hooks.
+
+    A row changed by someone else since it was read (the optimistic lock) answers 409.
+    """
+    try:
+        yield
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        db.session.info.pop(AFTER_COMMIT_KEY, None)
+        raise Conflict("记录已被他人更新，请刷新后重试") from exc
+    except BaseException:
+        db.session.rollback()
+        db.session.info.pop(AFTER_COMMIT_KEY, None)
+        raise
+    for hook in db.session.info.pop(AFTER_COMMIT_KEY, []):
+        hook()

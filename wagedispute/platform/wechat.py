@@ -46,7 +46,7 @@ from wagedispute.platform.errors import (
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "wagedispute.platform.wechat"
+EXTENSION = "wagedispute.wechat"
 TOKEN_PREFIX = "wd:wechat"
 TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/token"
 WXA_BASE_URL = "https://api.weixin.qq.com/"

@@ -534,7 +534,7 @@ def reveal_pii(actor: Actor, case_id: int, field_name: str, reason: str) -> str:
     ciphertext = getattr(complainant, PII_FIELDS[field_name][1], None) if complainant else None
     if not ciphertext:
         raise NotFound("该案件没有登记此项个人信息", code="pii_absent")
-    value = current_app.extensions["wagedispute.platform.pii"].decrypt(ciphertext)
+    value = current_app.extensions["wagedispute.pii"].decrypt(ciphertext)
     db.session.add(
         PiiAccessLog(
             staff_id=actor.id, case_id=case.id, field=field_name, reason=reason[:255], at=utcnow()

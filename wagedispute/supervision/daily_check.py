@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
 from wagedispute.models import OPEN_STATUSES, Case, CaseEvent, DailyCheck, Role
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
 
 # An open case with no event for this many days is "stale" and comes back every day.
@@ -124,7 +124,7 @@ def check_case(
     if len(note) > 500:
         raise InvalidInput("核查备注不能超过500字", code="note_too_long")
     now = now or utcnow()
-    try:
+    with unit_of_work():
         case = get_case_for(actor, case_id)
         check = DailyCheck(
             case_id=case.id,
@@ -149,10 +149,6 @@ def check_case(
                 created_at=now,
             )
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return check
 
 

@@ -38,7 +38,7 @@ from wagedispute.models import (
     Role,
     StaffRole,
 )
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wagedispute.supervision.daily_check import local_today, require_staff_actor
 
@@ -327,7 +327,7 @@ def issue_letter(
     """Number and issue a letter about a case (district staff only) and record it on the case."""
     require_staff_actor(actor)
     now = now or utcnow()
-    try:
+    with unit_of_work():
         draft = draft_letter(actor, case_id, kind, to=to, now=now)
         if actor.staff_role not in ISSUING_ROLES:
             raise Forbidden("只有区信访局工作人员可以发函")
@@ -372,10 +372,6 @@ def issue_letter(
                 created_at=now,
             )
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return letter
 
 
@@ -421,7 +417,7 @@ def record_reply(actor: Actor, letter_id: int, text: str, *, now: datetime | Non
         raise InvalidInput("请填写回复内容", code="reply_required")
     if len(text) > 5000:
         raise InvalidInput("回复内容不能超过5000字", code="reply_too_long")
-    try:
+    with unit_of_work():
         letter = get_letter_for(actor, letter_id)
         if letter.status == LetterStatus.REPLIED:
             raise Conflict("该函件已登记回复", code="already_replied")
@@ -441,26 +437,18 @@ def record_reply(actor: Actor, letter_id: int, text: str, *, now: datetime | Non
                 created_at=now,
             )
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return letter
 
 
 def mark_overdue_replies(*, now: datetime | None = None) -> int:
     """Mark letters still unanswered after their reply date as overdue; return how many."""
     today = local_today(now)
-    try:
+    with unit_of_work():
         result = db.session.execute(
             sa.update(Letter)
             .where(Letter.status == LetterStatus.AWAITING_REPLY, Letter.reply_due_on < today)
             .values(status=LetterStatus.REPLY_OVERDUE)
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return result.rowcount or 0
 
 

@@ -36,7 +36,7 @@ from wagedispute.models import (
     Urgency,
     WeeklyPack,
 )
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
 from wagedispute.supervision.daily_check import local_midnight, local_today, require_staff_actor
 from wagedispute.supervision.letters import build_pdf, pdf_styles, pdf_table, pending_clocks
@@ -198,7 +198,7 @@ def build_weekly_packs(
     report = progress or (lambda pct, message: None)
     report(10, "正在统计本周数据")
     now = utcnow()
-    try:
+    with unit_of_work():
         figures = _figures_for_week(week_start)
         report(70, "正在生成各街道周报")
         packs = []
@@ -223,10 +223,6 @@ def build_weekly_packs(
             pack.figures = pack_figures
             pack.built_at = now
             packs.append(pack)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return packs
 
 

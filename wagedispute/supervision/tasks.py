@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from wagedispute.access.actors import Actor
-from wagedispute.messaging.outbox import stage_outbox, wake_relay
+from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import BackgroundTask, Outbox, Role, StaffAccount, StaffRole, TaskStatus
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import DomainError, InvalidInput, NotFound
 from wagedispute.supervision import letters, reports, warning
 from wagedispute.supervision.daily_check import local_today, require_staff_actor
@@ -83,16 +83,11 @@ def start_task(
         street_id=actor.street_id if actor.staff_role == StaffRole.STREET_STAFF else None,
         message="排队中",
     )
-    try:
+    with unit_of_work():
         db.session.add(task)
         db.session.flush()
         # Driven through the outbox like every other job: an emptied Redis loses no task.
         stage_outbox(TASK_TOPIC, f"{TASK_TOPIC}:{task.id}", {"task_id": task.id})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    wake_relay()
     return task
 
 

@@ -33,7 +33,7 @@ from wagedispute.models import (
     StaffRole,
     Street,
 )
-from wagedispute.platform.database import db, utcnow
+from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
 from wagedispute.supervision.daily_check import local_today, require_staff_actor
 
@@ -415,7 +415,7 @@ def import_channel_records(
         if offset % step == 0:
             report(10 + 50 * offset // len(raw_rows), f"正在校验第{number}行")
     report(60, "正在匹配工地和用工单位")
-    try:
+    with unit_of_work():
         existing = set(
             db.session.scalars(
                 sa.select(ChannelRecord.fingerprint).where(
@@ -454,10 +454,6 @@ def import_channel_records(
                 )
             )
             result.imported += 1
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info(
         "channel import: %d imported, %d duplicates, %d row errors",
         result.imported,
@@ -614,16 +610,12 @@ def scan_alerts(*, now: datetime | None = None) -> list[Alert]:
     now = now or utcnow()
     streets = {s.id: s.name for s in db.session.scalars(sa.select(Street))}
     new: list[Alert] = []
-    try:
+    with unit_of_work():
         signals = _signals(now)
         new += _scan_same_subject(signals, streets, now)
         new += _scan_spikes(signals, streets, now)
         new += _scan_group_growth(now)
         new += _scan_pre_festival(now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     for alert in new:
         log.info("alert raised: id=%s kind=%s", alert.id, alert.kind.value)
     return new
@@ -847,16 +839,12 @@ def acknowledge_alert(
     note = (note or "").strip()
     if len(note) > 500:
         raise InvalidInput("处理说明不能超过500字", code="note_too_long")
-    try:
+    with unit_of_work():
         alert = get_alert_for(actor, alert_id)
         if alert.acknowledged_at is None:
             alert.acknowledged_at = now or utcnow()
             alert.acknowledged_by = actor.id
             alert.acknowledge_note = note or None
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return alert
 
 
