@@ -1,0 +1,1 @@
+var globalThis=this,self=this;module.exports=require("./_commons/0.js")([{ids:[14],modules:{0:function(s,e,o){s.exports=o(35)},26:function(s,e,o){s.exports=o(0)},35:function(s,e,o){"use strict";o.r(e)}},entries:[[26,0]]}]);

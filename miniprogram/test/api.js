@@ -1,0 +1,57 @@
+// Direct HTTP calls for the other people in a journey (what their own pages do is tested in
+// their own journeys), through the same backend.
+const http = require('http')
+const { backend } = require('./harness.js')
+
+function call (method, path, body, token) {
+  const url = backend().url + path
+  const payload = body === undefined ? null : Buffer.from(JSON.stringify(body))
+  const headers = {}
+  if (payload) headers['Content-Type'] = 'application/json'
+  if (token) headers.Authorization = 'Bearer ' + token
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, res => {
+      const chunks = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let data = text
+        try { data = JSON.parse(text) } catch (e) { /* keep text */ }
+        resolve({ status: res.statusCode, data, headers: res.headers })
+      })
+    })
+    req.on('error', reject)
+    if (payload) req.write(payload)
+    req.end()
+  })
+}
+
+// Bind a foreman or team member with their binding code and return their bearer token.
+async function staffToken (person, openid) {
+  const out = await call('POST', '/api/v1/staff-session', {
+    code: 'sandbox:' + openid,
+    binding_code: person.binding_code
+  })
+  if (out.status !== 200) throw new Error('staff sign-in failed: ' + JSON.stringify(out.data))
+  return out.data.token
+}
+
+// Upload a file as raw bytes (the evidence endpoints take multipart or the raw body).
+function uploadRaw (path, bytes, token) {
+  const url = backend().url + path
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream', Authorization: 'Bearer ' + token }
+    }, res => {
+      const chunks = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, data: JSON.parse(Buffer.concat(chunks).toString('utf8')) }))
+    })
+    req.on('error', reject)
+    req.write(bytes)
+    req.end()
+  })
+}
+
+module.exports = { call, staffToken, uploadRaw }
