@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 08:02:22.161379
+Create Date: 2026-12-05 07:07:20.910290
 
 """
 from alembic import op
@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('id_number_encrypted', sa.Text(), nullable=True),
     sa.Column('id_number_hash', sa.String(length=64), nullable=True),
     sa.Column('id_number_masked', sa.String(length=32), nullable=True),
+    sa.Column('token_version', sa.Integer(), nullable=False),
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_complainants')),
     sa.UniqueConstraint('openid', name=op.f('uq_complainants_openid'))
@@ -103,6 +104,7 @@ def upgrade():
     sa.Column('street_id', sa.Integer(), nullable=False),
     sa.Column('openid', sa.String(length=64), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('token_version', sa.Integer(), nullable=False),
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_foremen_street_id_streets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_foremen')),
@@ -121,6 +123,8 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_sign_ins', sa.Integer(), nullable=False),
     sa.Column('locked_until', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('session_version', sa.Integer(), nullable=False),
+    sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_staff_accounts_street_id_streets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_accounts')),
@@ -219,6 +223,7 @@ def upgrade():
     sa.Column('phone', sa.String(length=32), nullable=False),
     sa.Column('openid', sa.String(length=64), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('token_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['disposal_teams.id'], name=op.f('fk_team_members_team_id_disposal_teams')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team_members')),
     sa.UniqueConstraint('openid', name=op.f('uq_team_members_openid'))
@@ -260,6 +265,9 @@ def upgrade():
     sa.Column('period_end', sa.Date(), nullable=True),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('consent_disclose_identity', sa.Boolean(), nullable=False),
+    sa.Column('complainant_name_encrypted', sa.Text(), nullable=True),
+    sa.Column('complainant_mobile_encrypted', sa.Text(), nullable=True),
+    sa.Column('complainant_mobile_hash', sa.String(length=64), nullable=True),
     sa.Column('urgency_suggested', sa.Enum('critical', 'urgent', 'normal', name='urgency', native_enum=False, length=32), nullable=False),
     sa.Column('urgency_reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('urgency_confirmed', sa.Enum('critical', 'urgent', 'normal', name='urgency', native_enum=False, length=32), nullable=True),

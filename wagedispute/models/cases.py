@@ -75,6 +75,11 @@ class Case(Base):
     period_end: Mapped[date | None] = mapped_column(sa.Date)
     description: Mapped[str] = mapped_column(sa.Text, default="")
     consent_disclose_identity: Mapped[bool] = mapped_column(default=False)
+    # The name and mobile as given on this case (encrypted, keyed hash for matching): a later
+    # submission by the same person never rewrites what an earlier case recorded.
+    complainant_name_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    complainant_mobile_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    complainant_mobile_hash: Mapped[str | None] = mapped_column(sa.String(64))
 
     urgency_suggested: Mapped[Urgency] = mapped_column(enum_type(Urgency), default=Urgency.NORMAL)
     urgency_reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -34,6 +34,8 @@ class Foreman(Base):
     street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id"), index=True)
     openid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on deactivation, re-binding and sign-out: every bearer token issued before dies.
+    token_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     street: Mapped[Street] = relationship()
@@ -69,6 +71,8 @@ class TeamMember(Base):
     phone: Mapped[str] = mapped_column(sa.String(32))
     openid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on deactivation, re-binding and sign-out: every bearer token issued before dies.
+    token_version: Mapped[int] = mapped_column(default=1)
 
     team: Mapped[DisposalTeam] = relationship(back_populates="members")
 
@@ -88,6 +92,11 @@ class StaffAccount(Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped on sign-out, password change and deactivation: every console session issued before
+    # dies (sessions carry the version they were issued with).
+    session_version: Mapped[int] = mapped_column(default=1)
+    # Set for demo passwords: production mode insists on a new password at the next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -106,6 +115,8 @@ class Complainant(Base):
     id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     id_number_masked: Mapped[str | None] = mapped_column(sa.String(32))
+    # Bumped on deactivation, re-binding and sign-out: every bearer token issued before dies.
+    token_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
