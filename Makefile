@@ -1,6 +1,9 @@
 # The two front-door commands: `make run` and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The newest Python from 3.13 down to 3.11 that runs here. Each candidate is run, not only found:
+# a pyenv shim exists for every installed version but fails for one that is not selected.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11; do \
+	"$$p" -c 'import sys' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs: a CJK font for posters and PDFs, QR and PDF tools for
@@ -24,6 +27,8 @@ bench: install
 install: system-packages $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || \
+	  { echo "make: Python 3.11, 3.12 or 3.13 is needed (python3.13/3.12/3.11 on PATH)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
-from wagedispute.dev.demo import seed_demo
+from wagedispute.dev.demo import DemoAlreadyPlayed, play_demo_week, seed_demo
 
 
 def register(app: Flask) -> None:
     """Attach the project's commands to the app's CLI."""
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(demo_week_command)
     app.cli.add_command(qr_poster_command)
     app.cli.add_command(qr_rotate_command)
     app.cli.add_command(relay_command)
@@ -29,6 +30,31 @@ def seed_demo_command() -> None:
     click.echo("工长二维码链接：")
     for foreman_name, token in summary.qr_tokens:
         click.echo(f"  {foreman_name}: {base}/q/{token}")
+
+
+@click.command("demo-week")
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="数据库中已有案件时静默跳过（make run 首次启动时使用）",
+)
+def demo_week_command(if_empty: bool) -> None:
+    """Play a week of demo activity into a database without cases (refused a second time)."""
+    try:
+        summary = play_demo_week()
+    except DemoAlreadyPlayed as exc:
+        if if_empty:
+            return
+        raise click.ClickException(exc.message) from exc
+    counts: dict[str, int] = {}
+    for status in summary.cases.values():
+        counts[status.label] = counts.get(status.label, 0) + 1
+    figures = "，".join(f"{label} {n} 件" for label, n in counts.items())
+    click.echo(f"演示周已播放：{len(summary.cases)} 件案件（{figures}）")
+    click.echo(
+        f"系统自动分派 {summary.auto_dispatched} 件，超时升级 {summary.escalated} 件；"
+        f"发函 {'、'.join(summary.letters)}；后台任务 {len(summary.tasks)} 个（渠道导入、周反馈）"
+    )
 
 
 @click.command("relay")
@@ -104,10 +130,9 @@ def qr_rotate_command(qr_id: int | None, foreman_id: int | None) -> None:
 @click.option("--team-member-id", type=int, help="处置小组成员 id")
 def issue_binding_code_command(foreman_id: int | None, team_member_id: int | None) -> None:
     """Issue a one-time code binding a foreman's or team member's WeChat; prints it once."""
-    from zoneinfo import ZoneInfo
-
     from wagedispute.access.binding import issue_binding_code
     from wagedispute.platform.errors import DomainError
+    from wagedispute.platform.timekeeping import district_text
 
     if (foreman_id is None) == (team_member_id is None):
         raise click.UsageError("请指定 --foreman-id 或 --team-member-id 之一")
@@ -115,6 +140,5 @@ def issue_binding_code_command(foreman_id: int | None, team_member_id: int | Non
         issued = issue_binding_code(foreman_id=foreman_id, team_member_id=team_member_id)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
-    expires = issued.expires_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
     click.echo(f"绑定码：{issued.code}")
-    click.echo(f"有效期至 {expires:%Y-%m-%d %H:%M}（北京时间），仅可使用一次")
+    click.echo(f"有效期至 {district_text(issued.expires_at)}（北京时间），仅可使用一次")
