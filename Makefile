@@ -10,10 +10,18 @@ STAMP := $(VENV)/.installed
 # honest tests, Chromium for the console's browser tests.
 SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
 
-.PHONY: run test install system-packages bench migration
+.PHONY: run test install system-packages bench migration seed demo-week
 
 run: install
 	$(BIN)/python -m wagedispute.dev.launcher
+
+# The demo district, and a week of demo activity (make run does both on first start).
+seed: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi seed-demo
+
+demo-week: seed
+	$(BIN)/flask --app wsgi demo-week
 
 test: install
 	$(BIN)/ruff format --check .
