@@ -408,3 +408,87 @@ def test_one_idempotency_key_sent_twenty_times_at_once_makes_one_case(stack: Sta
     assert sorted(a.status for a in answers) == [200] * 19 + [201]
     assert len({a.number for a in answers}) == 1
     assert report.figures["cases committed for these keys"] == 1
+
+
+IMPORT_SAMPLE = REPO_ROOT / "docs" / "import-sample.csv"
+
+
+def test_background_tasks_queued_when_redis_restarts_empty_still_finish(stack: Stack) -> None:
+    """Three background tasks (weekly packs, an export, an import) are queued, Redis restarts
+    empty before any worker takes them: the reconciler re-drives each from the outbox and every
+    task finishes once, with its result."""
+    from wagedispute.access.actors import Actor
+    from wagedispute.models import BackgroundTask, Role, StaffAccount, TaskStatus
+    from wagedispute.platform.database import db
+    from wagedispute.supervision import tasks
+
+    mark_outbox_done(stack)
+    relay = stack.relay()
+    with stack.app.app_context():
+        admin = db.session.scalars(
+            sa.select(StaffAccount).where(StaffAccount.username == "admin")
+        ).one()
+        actor = Actor(Role.STAFF, admin.id, street_id=None, staff_role=admin.role)
+        started = [
+            tasks.start_task(actor, "weekly_packs", {"week_start": "2026-03-02"}).id,
+            tasks.start_task(actor, "export", {"what": "cases", "format": "csv"}).id,
+            tasks.start_task(
+                actor,
+                "import",
+                upload=IMPORT_SAMPLE.read_bytes(),
+                upload_filename="records.csv",
+            ).id,
+        ]
+        db.session.remove()
+    wait_until(lambda: count_outbox(stack, "pending") == 0, 60, "the relay to enqueue the tasks")
+    client = stack.redis.client()
+    try:
+        # The relay also puts its periodic maintenance runs on this queue: count the tasks' jobs.
+        queued = sum(
+            job_id.startswith(b"outbox-") for job_id in client.lrange("rq:queue:maintenance", 0, -1)
+        )
+    finally:
+        client.close()
+    stack.redis.kill()
+    stack.redis.start()
+    restarted_at = datetime.now(UTC)
+    stack.workers(dispatch=1)
+
+    def statuses() -> list[TaskStatus]:
+        with stack.app.app_context():
+            try:
+                return list(
+                    db.session.scalars(
+                        sa.select(BackgroundTask.status)
+                        .where(BackgroundTask.id.in_(started))
+                        .order_by(BackgroundTask.id)
+                    )
+                )
+            finally:
+                db.session.remove()
+
+    wait_until(
+        lambda: all(s in {TaskStatus.DONE, TaskStatus.FAILED} for s in statuses()),
+        180,
+        "every background task to finish after the Redis restart",
+        interval=0.5,
+    )
+    print(
+        f"\nbackground tasks: {queued} queued when Redis died; all finished "
+        f"{(datetime.now(UTC) - restarted_at).total_seconds():.1f} s after the restart"
+    )
+    assert queued == 3
+    with stack.app.app_context():
+        rows = db.session.scalars(
+            sa.select(BackgroundTask).where(BackgroundTask.id.in_(started))
+        ).all()
+        assert {r.kind: r.status for r in rows} == {
+            "weekly_packs": TaskStatus.DONE,
+            "export": TaskStatus.DONE,
+            "import": TaskStatus.DONE,
+        }
+        export = next(r for r in rows if r.kind == "export")
+        assert export.result_blob and export.result_filename
+        db.session.remove()
+    assert outbox_settled(stack)
+    assert relay.alive()
