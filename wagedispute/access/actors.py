@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,10 +39,21 @@ def case_scope(actor: Actor) -> sa.ColumnElement[bool]:
             return Case.foreman_id == actor.id
         case Role.TEAM_MEMBER:
             return Case.team_id == actor.team_id
-        case Role.STAFF if actor.staff_role == StaffRole.STREET_STAFF:
-            return Case.street_id == actor.street_id
         case Role.STAFF:
-            return sa.true()
+            return street_scope(actor, Case.street_id)
+    return sa.false()
+
+
+def street_scope(actor: Actor, street_id: Any) -> sa.ColumnElement[bool]:
+    """The bureau's scope over rows tied to a street (cases, letters, packs, alerts, tasks).
+
+    Street staff see their own street, district staff and the system see every street, anyone
+    else sees nothing. ``street_id`` is the row's street column.
+    """
+    if actor.role == Role.STAFF and actor.staff_role == StaffRole.STREET_STAFF:
+        return street_id == actor.street_id
+    if actor.role in {Role.STAFF, Role.SYSTEM}:
+        return sa.true()
     return sa.false()
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from wagedispute.access.actors import Actor, get_case_for
-from wagedispute.models import Case, CaseEvent, CaseStatus, Outbox, Role, Urgency
+from wagedispute.access.actors import Actor, case_scope, get_case_for
+from wagedispute.cases.calendar import working_day_from_notices
+from wagedispute.models import Case, CaseEvent, CaseStatus, EventKind, Outbox, Role, Urgency
 from wagedispute.platform.database import db, unit_of_work
-from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput
+from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wagedispute.platform.timekeeping import db_now
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,10 @@ def is_working_day(day: date, rules: SlaRules | None = None) -> bool:
         return True
     if day in rules.extra_holidays:
         return False
+    # The State Council notices staff entered in the console come before the package.
+    by_notice = working_day_from_notices(day)
+    if by_notice is not None:
+        return by_notice
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
@@ -222,77 +230,262 @@ def _capped(due: datetime, clock: str, since: datetime, rules: SlaRules) -> date
     return due if bound is None else min(due, add_duration(since, bound, rules))
 
 
-# --- The database's clock ---------------------------------------------------------------------
+# --- The one definition of each clock's state and of "overdue" -------------------------------
+#
+# Every figure (console list and detail, dashboard, weekly packs, exports, letters, escalation)
+# reads a clock's state from here. The rule is written twice, side by side: in Python over a
+# loaded ``Case`` (``clock_state``) and in SQL over the ``cases`` columns (``clock_state_expr``);
+# ``tests/test_clock_states.py`` checks on generated cases that the two always agree.
 
 
-def db_now() -> datetime:
-    """Now by the database server's clock, as an aware UTC datetime."""
-    session = db.session
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # now() is the transaction's start: every step of one unit of work sees one time.
-        value = session.scalar(sa.text("SELECT now()"))
-    elif dialect == "sqlite":
-        # CURRENT_TIMESTAMP has whole seconds only; the same UTC clock with milliseconds.
-        value = session.scalar(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
-    else:
-        value = session.scalar(sa.text("SELECT CURRENT_TIMESTAMP"))
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    # SQLite answers in UTC without an offset.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+class ClockState(StrEnum):
+    """Where one SLA clock of a case stands."""
+
+    NOT_STARTED = "not_started"
+    RUNNING = "running"
+    PAUSED = "paused"
+    BREACHED = "breached"
+    MET = "met"
+    STOPPED = "stopped"
+
+    @property
+    def label(self) -> str:
+        """The Chinese name shown to people."""
+        return CLOCK_STATE_LABELS[self]
 
 
-# --- Which clock matters now ------------------------------------------------------------------
+CLOCK_STATE_LABELS = {
+    ClockState.NOT_STARTED: "未开始",
+    ClockState.RUNNING: "计时中",
+    ClockState.PAUSED: "已暂停",
+    ClockState.BREACHED: "已超期",
+    ClockState.MET: "已完成",
+    ClockState.STOPPED: "已终止",
+}
+# A clock "in force" is ticking (or paused) for the status the case is in now.
+IN_FORCE_STATES = frozenset({ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED})
 
 
-def _contacted(case: Case) -> bool:
-    """The current team has contacted the worker since the case was (last) dispatched to it."""
+def contacted(case: Case) -> bool:
+    """The team in charge has contacted the worker since the case was (last) dispatched to it."""
     if case.first_contact_at is None:
         return False
     return case.dispatched_at is None or case.first_contact_at >= case.dispatched_at
 
 
-def relevant_clock(case: Case) -> tuple[str, datetime] | None:
-    """The clock a breach check looks at for the case's status, with its deadline."""
-    if case.status in WAITING_FOR_DISPATCH:
-        name = "dispatch"
-    elif case.status == S.DISPATCHED:
-        name = "accept"
-    elif case.status in WITH_TEAM:
-        name = "resolve" if _contacted(case) else "contact"
-    else:
+def contacted_clause() -> sa.ColumnElement[bool]:
+    """``contacted`` in SQL."""
+    return sa.and_(
+        Case.first_contact_at.is_not(None),
+        sa.or_(Case.dispatched_at.is_(None), Case.first_contact_at >= Case.dispatched_at),
+    )
+
+
+def record_contact(case: Case, now: datetime) -> bool:
+    """Stop the contact clock of the current round; True if this was its first contact.
+
+    ``first_contact_at`` is the first contact since the last dispatch: a reassigned case's new
+    team has its own contact clock, so its first contact is recorded again.
+    """
+    if contacted(case):
+        return False
+    case.first_contact_at = now
+    return True
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """When one clock is in force, met, waiting for the next round, or ended with the case.
+
+    A status in none of the three sets has ended the case's handling (resolved and closed for
+    the contact clock, rejected and withdrawn for all): the clock is then met if its step was
+    done, stopped if it had been started, and not started otherwise.
+    """
+
+    name: str
+    label: str
+    in_force: frozenset[CaseStatus]
+    met: frozenset[CaseStatus]
+    waiting: frozenset[CaseStatus]
+    done: Callable[[Case], bool]
+    done_clause: Callable[[], sa.ColumnElement[bool]]
+    # The contact clock stops within the same statuses once the step is done.
+    until_done: bool = False
+
+    def due(self, case: Case) -> datetime | None:
+        """The clock's deadline on a loaded case."""
+        return getattr(case, f"{self.name}_due_at")
+
+    def due_column(self) -> Any:
+        """The clock's deadline column."""
+        return getattr(Case, f"{self.name}_due_at")
+
+
+AFTER_ACCEPT = frozenset({S.ACCEPTED, S.IN_PROGRESS, S.RESOLVED, S.CLOSED})
+CLOCK_RULES = {
+    rule.name: rule
+    for rule in (
+        ClockRule(
+            "dispatch",
+            "分派",
+            in_force=WAITING_FOR_DISPATCH,
+            met=frozenset({S.DISPATCHED}) | AFTER_ACCEPT,
+            waiting=frozenset(),
+            done=lambda case: case.dispatched_at is not None,
+            done_clause=lambda: Case.dispatched_at.is_not(None),
+        ),
+        ClockRule(
+            "accept",
+            "接收",
+            in_force=frozenset({S.DISPATCHED}),
+            met=AFTER_ACCEPT,
+            waiting=WAITING_FOR_DISPATCH,
+            done=lambda case: case.accepted_at is not None,
+            done_clause=lambda: Case.accepted_at.is_not(None),
+        ),
+        ClockRule(
+            "contact",
+            "首次联系",
+            in_force=WITH_TEAM,
+            met=WITH_TEAM,
+            waiting=WAITING_FOR_DISPATCH,
+            done=contacted,
+            done_clause=contacted_clause,
+            until_done=True,
+        ),
+        ClockRule(
+            "resolve",
+            "办结",
+            # A return keeps the resolve deadline: the worker's wait goes on meanwhile.
+            in_force=WITH_TEAM | {S.RETURNED},
+            met=frozenset({S.RESOLVED, S.CLOSED}),
+            waiting=frozenset({S.RECEIVED, S.REOPENED}),
+            done=lambda case: case.resolved_at is not None,
+            done_clause=lambda: Case.resolved_at.is_not(None),
+        ),
+    )
+}
+CLOCK_LABELS = {name: rule.label for name, rule in CLOCK_RULES.items()}
+
+
+def _in_force(rule: ClockRule, case: Case) -> bool:
+    return case.status in rule.in_force and not (rule.until_done and rule.done(case))
+
+
+def _in_force_clause(rule: ClockRule) -> sa.ColumnElement[bool]:
+    clause = Case.status.in_(rule.in_force)
+    return sa.and_(clause, sa.not_(rule.done_clause())) if rule.until_done else clause
+
+
+def clock_state(case: Case, name: str, now: datetime) -> ClockState:
+    """The state of one clock of a loaded case at ``now`` (the rule ``clock_state_expr`` is)."""
+    rule = CLOCK_RULES[name]
+    due = rule.due(case)
+    if _in_force(rule, case):
+        if due is None:
+            return ClockState.NOT_STARTED
+        if case.clock_paused_at is not None:
+            return ClockState.PAUSED
+        return ClockState.BREACHED if due < now else ClockState.RUNNING
+    if case.status in rule.met:
+        return ClockState.MET
+    if case.status in rule.waiting:
+        return ClockState.NOT_STARTED
+    if rule.done(case):
+        return ClockState.MET
+    return ClockState.NOT_STARTED if due is None else ClockState.STOPPED
+
+
+def clock_state_expr(name: str, now: datetime) -> sa.ColumnElement[str]:
+    """The state of one clock at ``now`` as a SQL expression (the rule ``clock_state`` is)."""
+    rule = CLOCK_RULES[name]
+    due = rule.due_column()
+    in_force = _in_force_clause(rule)
+    whens: list[tuple[sa.ColumnElement[bool], str]] = [
+        (sa.and_(in_force, due.is_(None)), ClockState.NOT_STARTED.value),
+        (sa.and_(in_force, Case.clock_paused_at.is_not(None)), ClockState.PAUSED.value),
+        (sa.and_(in_force, due < now), ClockState.BREACHED.value),
+        (in_force, ClockState.RUNNING.value),
+        (Case.status.in_(rule.met), ClockState.MET.value),
+    ]
+    if rule.waiting:
+        whens.append((Case.status.in_(rule.waiting), ClockState.NOT_STARTED.value))
+    whens += [
+        (rule.done_clause(), ClockState.MET.value),
+        (due.is_not(None), ClockState.STOPPED.value),
+    ]
+    return sa.case(*whens, else_=ClockState.NOT_STARTED.value)
+
+
+def clock_states(case: Case, now: datetime) -> dict[str, ClockState]:
+    """Every clock's state, in the order the case meets them."""
+    return {name: clock_state(case, name, now) for name in CLOCKS}
+
+
+def breached_clause(name: str, now: datetime) -> sa.ColumnElement[bool]:
+    """``clock_state(...) == BREACHED`` for one clock, as plain conditions an index can serve."""
+    rule = CLOCK_RULES[name]
+    return sa.and_(_in_force_clause(rule), Case.clock_paused_at.is_(None), rule.due_column() < now)
+
+
+def overdue_clauses(now: datetime) -> dict[str, sa.ColumnElement[bool]]:
+    """Per clock, the SQL condition "this clock is breached" (what the figures count)."""
+    return {name: breached_clause(name, now) for name in CLOCKS}
+
+
+def overdue_clause(now: datetime) -> sa.ColumnElement[bool]:
+    """Overdue in SQL: some clock of the case is breached (the rule ``is_overdue`` is)."""
+    return sa.or_(*overdue_clauses(now).values())
+
+
+def overdue_clocks(case: Case, now: datetime) -> list[str]:
+    """The breached clocks of a loaded case."""
+    return [name for name in CLOCKS if clock_state(case, name, now) == ClockState.BREACHED]
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    """Overdue: some clock of the case is breached (the rule ``overdue_clause`` is)."""
+    return bool(overdue_clocks(case, now))
+
+
+def relevant_clock(case: Case, now: datetime | None = None) -> tuple[str, datetime] | None:
+    """The clock that a breach is about: the first breached one, else the first in force.
+
+    Without ``now`` the first clock in force, whatever its deadline.
+    """
+    in_force = [name for name in CLOCKS if _in_force(CLOCK_RULES[name], case)]
+    in_force = [name for name in in_force if CLOCK_RULES[name].due(case) is not None]
+    if not in_force:
         return None
-    due = getattr(case, f"{name}_due_at")
-    return None if due is None else (name, due)
+    if now is not None and case.clock_paused_at is None:
+        late = [name for name in in_force if CLOCK_RULES[name].due(case) < now]
+        if late:
+            return late[0], CLOCK_RULES[late[0]].due(case)
+    return in_force[0], CLOCK_RULES[in_force[0]].due(case)
 
 
 def _running_clocks(case: Case) -> list[str]:
-    """The clocks still ticking in the case's status (those a pause moves later)."""
-    names = []
-    if case.status in WAITING_FOR_DISPATCH:
-        names.append("dispatch")
-    if case.status == S.DISPATCHED:
-        names.append("accept")
-    if case.status in WITH_TEAM and not _contacted(case):
-        names.append("contact")
-    if case.status in WITH_TEAM or case.status == S.RETURNED:
-        names.append("resolve")
-    return [name for name in names if getattr(case, f"{name}_due_at") is not None]
+    """The clocks in force (those a pause moves later)."""
+    return [
+        name
+        for name in CLOCKS
+        if _in_force(CLOCK_RULES[name], case) and CLOCK_RULES[name].due(case) is not None
+    ]
 
 
 def clock_status(case: Case, now: datetime) -> dict[str, Any] | None:
-    """What lists and the console show: the clock in force, its deadline, overdue or paused."""
-    found = relevant_clock(case)
+    """The clock in force in short, for lists and APIs: deadline, overdue or paused."""
+    found = relevant_clock(case, now)
     if found is None:
         return None
     name, due = found
     paused = case.clock_paused_at is not None
     return {
         "clock": name,
+        "label": CLOCK_LABELS[name],
         "due_at": due.isoformat(),
         "paused": paused,
-        "overdue": not paused and now > due,
+        "overdue": is_overdue(case, now),
         "escalation_level": case.escalation_level if case.escalation_clock == name else 0,
     }
 
@@ -331,7 +524,7 @@ def apply_clocks(
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="clock_resumed",
+                kind=EventKind.CLOCK_RESUMED,
                 actor_role=Role.SYSTEM,
                 data={"paused_seconds": int(paused_for.total_seconds()), "automatic": True},
             )
@@ -364,7 +557,7 @@ def apply_clocks(
         case.dispatch_due_at = deadline(now, case.urgency, "dispatch", rules)
         _reset_escalation(case)
     elif to_status in STOPPING_STATUSES:
-        # Deadlines stay for audit and indicators; relevant_clock() ignores them from now on.
+        # Deadlines stay for audit and indicators; no clock is in force from now on.
         _reset_escalation(case)
 
 
@@ -385,7 +578,7 @@ def pause_clocks(case_id: int, actor: Actor, reason: str, *, now: datetime | Non
     with unit_of_work():
         case = get_case_for(actor, case_id, for_update=True)
         now = now or db_now()
-        if case.status not in RUNNING_STATUSES:
+        if not _running_clocks(case):
             raise Conflict("案件当前状态下没有正在计算的时限", code="clock_not_running")
         if case.clock_paused_at is not None:
             raise Conflict("时限已暂停", code="clock_already_paused")
@@ -393,7 +586,7 @@ def pause_clocks(case_id: int, actor: Actor, reason: str, *, now: datetime | Non
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="clock_paused",
+                kind=EventKind.CLOCK_PAUSED,
                 actor_role=actor.role,
                 actor_id=actor.id,
                 data={"message": "等待您补充材料或回复，办理时限暂停计算", "reason": reason},
@@ -417,7 +610,7 @@ def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) ->
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="clock_resumed",
+                kind=EventKind.CLOCK_RESUMED,
                 actor_role=actor.role,
                 actor_id=actor.id,
                 data={
@@ -428,6 +621,27 @@ def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) ->
             )
         )
     return case
+
+
+def _case_id_for_number(actor: Actor, number: str) -> int:
+    case_id = db.session.scalar(
+        sa.select(Case.id).where(Case.number == number, case_scope(actor))
+    )
+    if case_id is None:
+        raise NotFound("找不到该案件")
+    return case_id
+
+
+def pause_case_clocks(actor: Actor, number: str, reason: str) -> Case:
+    """``pause_clocks`` for a case named by its public number (the mini-program APIs)."""
+    _check_pauser(actor)
+    return pause_clocks(_case_id_for_number(actor, number), actor, reason)
+
+
+def resume_case_clocks(actor: Actor, number: str) -> Case:
+    """``resume_clocks`` for a case named by its public number (the mini-program APIs)."""
+    _check_pauser(actor)
+    return resume_clocks(_case_id_for_number(actor, number), actor)
 
 
 # --- Escalation -------------------------------------------------------------------------------
@@ -454,12 +668,7 @@ def _recipient(case: Case, level: int) -> str:
 
 
 def _overdue_case_ids(now: datetime) -> list[int]:
-    overdue = sa.or_(*(getattr(Case, f"{name}_due_at") < now for name in CLOCKS))
-    ids = db.session.scalars(
-        sa.select(Case.id)
-        .where(Case.status.in_(RUNNING_STATUSES), Case.clock_paused_at.is_(None), overdue)
-        .order_by(Case.id)
-    ).all()
+    ids = db.session.scalars(sa.select(Case.id).where(overdue_clause(now)).order_by(Case.id)).all()
     db.session.rollback()
     return list(ids)
 
@@ -472,7 +681,7 @@ def _escalate_case(case_id: int, now: datetime, rules: SlaRules) -> bool:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    found = None if case is None or case.clock_paused_at else relevant_clock(case)
+    found = None if case is None or case.clock_paused_at else relevant_clock(case, now)
     if found is None:
         db.session.rollback()
         return False
@@ -492,7 +701,7 @@ def _escalate_case(case_id: int, now: datetime, rules: SlaRules) -> bool:
             "due_at": due.isoformat(),
             "recipient": recipient,
         }
-        event = CaseEvent(case_id=case.id, kind="breach", actor_role=Role.SYSTEM, data=data)
+        event = CaseEvent(case_id=case.id, kind=EventKind.BREACH, actor_role=Role.SYSTEM, data=data)
         db.session.add(event)
         db.session.flush()
         db.session.add(

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload, load_only
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
+from wagedispute.cases.clocks import (
+    CLOCK_LABELS,
+    CLOCK_RULES,
+    IN_FORCE_STATES,
+    ClockState,
+    clock_states,
+    overdue_clause,
+    overdue_clocks,
+)
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -32,26 +40,13 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.timekeeping import district_midnight
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 # Counting stops here: an exact count of a large filtered set costs more than it tells.
 COUNT_CAP = 1000
-
-S = CaseStatus
-
-# The clock that runs in each open status (DESIGN.md §5). A resolved case waits for the worker.
-AWAITING_DISPATCH = (S.RECEIVED, S.RETURNED, S.REOPENED)
-AWAITING_ACCEPT = (S.DISPATCHED,)
-IN_HAND = (S.ACCEPTED, S.IN_PROGRESS)
-
-CLOCK_LABELS = {
-    "dispatch": "分派",
-    "accept": "接收",
-    "contact": "首次联系",
-    "resolve": "办结",
-}
 
 PII_FIELDS = {
     "mobile": ("手机号", "mobile_encrypted"),
@@ -60,59 +55,9 @@ PII_FIELDS = {
 }
 
 
-def local_zone() -> ZoneInfo:
-    """The district's time zone (Asia/Shanghai)."""
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-
-
 def urgency_expr() -> sa.ColumnElement[Any]:
     """The urgency in force, in SQL: the confirmed level, else the suggested one."""
     return sa.func.coalesce(Case.urgency_confirmed, Case.urgency_suggested)
-
-
-def overdue_clauses(now: datetime) -> dict[str, sa.ColumnElement[bool]]:
-    """Per clock, the condition "open, the clock running, and past its due time".
-
-    received/returned/reopened: dispatch-by; dispatched: accept-by; accepted/in progress:
-    first-contact-by (until the first contact) and resolve-by. Paused clocks are not overdue;
-    resolved cases wait for the worker and are not overdue.
-    """
-    running = Case.clock_paused_at.is_(None)
-    return {
-        "dispatch": sa.and_(
-            running, Case.status.in_(AWAITING_DISPATCH), Case.dispatch_due_at < now
-        ),
-        "accept": sa.and_(running, Case.status.in_(AWAITING_ACCEPT), Case.accept_due_at < now),
-        "contact": sa.and_(
-            running,
-            Case.status.in_(IN_HAND),
-            Case.first_contact_at.is_(None),
-            Case.contact_due_at < now,
-        ),
-        "resolve": sa.and_(running, Case.status.in_(IN_HAND), Case.resolve_due_at < now),
-    }
-
-
-def overdue_clause(now: datetime) -> sa.ColumnElement[bool]:
-    """Open and past the due time of any running clock."""
-    return sa.or_(*overdue_clauses(now).values())
-
-
-def overdue_clocks(case: Case, now: datetime) -> list[str]:
-    """The clocks a loaded case has overrun (the same rule as ``overdue_clauses``)."""
-    if case.clock_paused_at is not None:
-        return []
-    late = []
-    if case.status in AWAITING_DISPATCH and case.dispatch_due_at and case.dispatch_due_at < now:
-        late.append("dispatch")
-    if case.status in AWAITING_ACCEPT and case.accept_due_at and case.accept_due_at < now:
-        late.append("accept")
-    if case.status in IN_HAND:
-        if case.first_contact_at is None and case.contact_due_at and case.contact_due_at < now:
-            late.append("contact")
-        if case.resolve_due_at and case.resolve_due_at < now:
-            late.append("resolve")
-    return late
 
 
 @dataclass(frozen=True)
@@ -162,7 +107,6 @@ class CaseFilter:
 
     def where(self, now: datetime) -> list[sa.ColumnElement[bool]]:
         """The SQL conditions of this filter."""
-        zone = local_zone()
         conds: list[sa.ColumnElement[bool]] = []
         if self.status is not None:
             conds.append(Case.status == self.status)
@@ -183,11 +127,10 @@ class CaseFilter:
         if self.flagged:
             conds.append(Case.flagged_to_bureau.is_(True))
         if self.created_from is not None:
-            start = datetime.combine(self.created_from, time(), zone).astimezone(UTC)
-            conds.append(Case.created_at >= start)
+            conds.append(Case.created_at >= district_midnight(self.created_from))
         if self.created_to is not None:
-            end = datetime.combine(self.created_to + timedelta(days=1), time(), zone)
-            conds.append(Case.created_at < end.astimezone(UTC))
+            end = district_midnight(self.created_to + timedelta(days=1))
+            conds.append(Case.created_at < end)
         if self.text:
             pattern = "%" + _escape_like(self.text) + "%"
             conds.append(
@@ -297,6 +240,9 @@ def list_cases(
             Case.contact_due_at,
             Case.resolve_due_at,
             Case.first_contact_at,
+            Case.dispatched_at,
+            Case.accepted_at,
+            Case.resolved_at,
             Street.name.label("street_name"),
             DisposalTeam.name.label("team_name"),
             Foreman.name.label("foreman_name"),
@@ -341,6 +287,9 @@ def _row(r: Any, now: datetime) -> CaseRow:
         contact_due_at=r.contact_due_at,
         resolve_due_at=r.resolve_due_at,
         first_contact_at=r.first_contact_at,
+        dispatched_at=r.dispatched_at,
+        accepted_at=r.accepted_at,
+        resolved_at=r.resolved_at,
     )
     return CaseRow(
         id=r.id,
@@ -373,13 +322,56 @@ class EvidenceItem:
 
 @dataclass(frozen=True)
 class Clock:
-    """One SLA clock of a case: due time, when it was met, and whether it is overrun."""
+    """One SLA clock of a case: its state (``clocks.clock_state``), due time and when met."""
 
     key: str
     label: str
+    state: ClockState
     due_at: datetime | None
     met_at: datetime | None
-    overdue: bool
+
+    @property
+    def overdue(self) -> bool:
+        """Breached: in force, running and past its due time."""
+        return self.state == ClockState.BREACHED
+
+    @property
+    def in_force(self) -> bool:
+        """Ticking or paused in the case's status (a pause would hold it)."""
+        return self.state in IN_FORCE_STATES
+
+    @property
+    def met_late(self) -> bool:
+        """Met after its due time."""
+        return (
+            self.state == ClockState.MET
+            and self.met_at is not None
+            and self.due_at is not None
+            and self.met_at > self.due_at
+        )
+
+
+# When each clock's step was last done.
+MET_AT = {
+    "dispatch": "dispatched_at",
+    "accept": "accepted_at",
+    "contact": "first_contact_at",
+    "resolve": "resolved_at",
+}
+
+
+def case_clocks(case: Case, now: datetime) -> list[Clock]:
+    """The four clocks of a loaded case as the detail page shows them."""
+    return [
+        Clock(
+            name,
+            CLOCK_LABELS[name],
+            state,
+            CLOCK_RULES[name].due(case),
+            getattr(case, MET_AT[name]) if state == ClockState.MET else None,
+        )
+        for name, state in clock_states(case, now).items()
+    ]
 
 
 @dataclass
@@ -397,7 +389,7 @@ class CaseDetail:
     team_names: dict[int, str] = field(default_factory=dict)
 
 
-def case_detail(actor: Actor, case_id: int, *, now: datetime | None = None) -> CaseDetail:
+def bureau_case_detail(actor: Actor, case_id: int, *, now: datetime | None = None) -> CaseDetail:
     """One case in the actor's scope with its timeline, group, evidence, clocks and reveals."""
     now = now or utcnow()
     case = get_case_for(actor, case_id)
@@ -424,33 +416,7 @@ def case_detail(actor: Actor, case_id: int, *, now: datetime | None = None) -> C
             .order_by(Evidence.id)
         )
     ]
-    late = set(overdue_clocks(case, now))
-    clocks = [
-        Clock(
-            "dispatch",
-            CLOCK_LABELS["dispatch"],
-            case.dispatch_due_at,
-            case.dispatched_at,
-            "dispatch" in late,
-        ),
-        Clock(
-            "accept", CLOCK_LABELS["accept"], case.accept_due_at, case.accepted_at, "accept" in late
-        ),
-        Clock(
-            "contact",
-            CLOCK_LABELS["contact"],
-            case.contact_due_at,
-            case.first_contact_at,
-            "contact" in late,
-        ),
-        Clock(
-            "resolve",
-            CLOCK_LABELS["resolve"],
-            case.resolve_due_at,
-            case.resolved_at,
-            "resolve" in late,
-        ),
-    ]
+    clocks = case_clocks(case, now)
     group_cases: list[Case] = []
     if case.group_id is not None:
         group_cases = list(
@@ -531,7 +497,11 @@ def reveal_pii(actor: Actor, case_id: int, field_name: str, reason: str) -> str:
         raise InvalidInput("请填写查看理由", code="reason_required")
     case = get_case_for(actor, case_id)
     complainant = db.session.get(Complainant, case.complainant_id) if case.complainant_id else None
-    ciphertext = getattr(complainant, PII_FIELDS[field_name][1], None) if complainant else None
+    # Name and mobile as given on this very case; older cases (before per-case copies) and the
+    # ID number fall back to the complainant's record.
+    ciphertext = getattr(case, "complainant_" + PII_FIELDS[field_name][1], None)
+    if not ciphertext and complainant is not None:
+        ciphertext = getattr(complainant, PII_FIELDS[field_name][1], None)
     if not ciphertext:
         raise NotFound("该案件没有登记此项个人信息", code="pii_absent")
     value = current_app.extensions["wagedispute.pii"].decrypt(ciphertext)
