@@ -11,12 +11,16 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field, ValidationError
 
 from handlers.console import use_console_pages, view
+from handlers.errors import field_errors
 from wagedispute.access.actors import Actor
+from wagedispute.cases import clocks
 from wagedispute.models import AlertKind, CaseStatus, LetterKind, LetterStatus, StaffRole
-from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.errors import Conflict, InvalidInput, NotFound
+from wagedispute.platform.timekeeping import district_today
+from wagedispute.supervision import alerts as alert_service
+from wagedispute.supervision import channel_imports, tasks, weekly_packs
 from wagedispute.supervision import daily_check as supervision
 from wagedispute.supervision import letters as letter_service
-from wagedispute.supervision import reports, tasks, warning
 
 blueprint = Blueprint(
     "console_supervision", __name__, url_prefix="/console", template_folder="templates"
@@ -36,8 +40,7 @@ def parse_form(model: type[FormT]) -> FormT:
     try:
         return model.model_validate(request.form.to_dict())
     except ValidationError as exc:
-        fields = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
-        raise InvalidInput(details={"fields": fields}) from exc
+        raise InvalidInput(details=field_errors(exc)) from exc
 
 
 def _pdf(data: bytes, filename: str) -> Response:
@@ -71,7 +74,7 @@ def daily(actor: Actor) -> ResponseReturnValue:
         nav="daily",
         items=supervision.daily_queue(actor),
         checks=supervision.list_daily_checks(actor),
-        today=supervision.local_today(),
+        today=district_today(),
         stale_days=supervision.STALE_DAYS,
     )
 
@@ -84,6 +87,40 @@ def check(actor: Actor, case_id: int) -> ResponseReturnValue:
     supervision.check_case(actor, case_id, form.note)
     flash("已标记为已核查")
     return redirect(url_for("console_supervision.daily"))
+
+
+# --- Clock pause (DESIGN §5: clocks wait while the worker is asked for something) ---------------
+
+
+class PauseForm(BaseModel):
+    """Why the clocks wait for the worker."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@blueprint.post("/cases/<int:case_id>/pause-clocks")
+@view(*ALL_STAFF)
+def pause_clocks(actor: Actor, case_id: int) -> ResponseReturnValue:
+    """Pause the case's clocks while waiting for the worker."""
+    try:
+        form = parse_form(PauseForm)
+        clocks.pause_clocks(case_id, actor, form.reason)
+        flash("已暂停计时，恢复后各时限顺延")
+    except (InvalidInput, Conflict) as exc:
+        flash(exc.message)
+    return redirect(url_for("console.case_page", case_id=case_id))
+
+
+@blueprint.post("/cases/<int:case_id>/resume-clocks")
+@view(*ALL_STAFF)
+def resume_clocks(actor: Actor, case_id: int) -> ResponseReturnValue:
+    """Restart the case's clocks; running deadlines move later by the paused time."""
+    try:
+        clocks.resume_clocks(case_id, actor)
+        flash("已恢复计时")
+    except Conflict as exc:
+        flash(exc.message)
+    return redirect(url_for("console.case_page", case_id=case_id))
 
 
 # --- 周反馈 ------------------------------------------------------------------------------------
@@ -99,8 +136,8 @@ class BuildPacksForm(BaseModel):
 @view(*ALL_STAFF)
 def weekly(actor: Actor) -> ResponseReturnValue:
     """The packs of a week (default: the latest built, else this week)."""
-    weeks = reports.list_pack_weeks(actor)
-    this_week = reports.week_start_of(supervision.local_today())
+    weeks = weekly_packs.list_pack_weeks(actor)
+    this_week = weekly_packs.week_start_of(district_today())
     try:
         chosen = date.fromisoformat(request.args["week"]) if request.args.get("week") else None
     except ValueError:
@@ -112,8 +149,8 @@ def weekly(actor: Actor) -> ResponseReturnValue:
         week=week,
         weeks=weeks,
         this_week=this_week,
-        packs=reports.list_weekly_packs(actor, week),
-        labels=reports.FIGURE_LABELS,
+        packs=weekly_packs.list_weekly_packs(actor, week),
+        labels=weekly_packs.FIGURE_LABELS,
         can_build=actor.staff_role != STREET,
         recent_tasks=tasks.list_tasks(actor, kind="weekly_packs", limit=5),
     )
@@ -132,9 +169,9 @@ def build_weekly(actor: Actor) -> ResponseReturnValue:
 @view(*ALL_STAFF)
 def weekly_pack(actor: Actor, pack_id: int) -> ResponseReturnValue:
     """One street's pack."""
-    pack = reports.get_weekly_pack_for(actor, pack_id)
+    pack = weekly_packs.get_weekly_pack_for(actor, pack_id)
     return render_template(
-        "console/supervision/pack.html", nav="weekly", pack=pack, labels=reports.FIGURE_LABELS
+        "console/supervision/pack.html", nav="weekly", pack=pack, labels=weekly_packs.FIGURE_LABELS
     )
 
 
@@ -142,8 +179,8 @@ def weekly_pack(actor: Actor, pack_id: int) -> ResponseReturnValue:
 @view(*ALL_STAFF)
 def weekly_pack_pdf(actor: Actor, pack_id: int) -> ResponseReturnValue:
     """One street's pack as a PDF."""
-    pack = reports.get_weekly_pack_for(actor, pack_id)
-    return _pdf(reports.pack_pdf(pack), f"周反馈-{pack.street.name}-{pack.week_start}.pdf")
+    pack = weekly_packs.get_weekly_pack_for(actor, pack_id)
+    return _pdf(weekly_packs.pack_pdf(pack), f"周反馈-{pack.street.name}-{pack.week_start}.pdf")
 
 
 # --- Letters -----------------------------------------------------------------------------------
@@ -257,10 +294,10 @@ def warnings(actor: Actor) -> ResponseReturnValue:
     return render_template(
         "console/supervision/warnings.html",
         nav="warnings",
-        alerts=warning.list_alerts(actor, include_acknowledged=show_all),
+        alerts=alert_service.list_alerts(actor, include_acknowledged=show_all),
         show_all=show_all,
-        records=warning.list_channel_records(actor, limit=50),
-        channels=warning.CHANNELS,
+        records=channel_imports.list_channel_records(actor, limit=50),
+        channels=channel_imports.CHANNELS,
         kinds={k.value: k.label for k in AlertKind},
         recent_tasks=tasks.list_tasks(actor, kind="import", limit=5),
     )
@@ -283,7 +320,7 @@ def import_records(actor: Actor) -> ResponseReturnValue:
 def acknowledge(actor: Actor, alert_id: int) -> ResponseReturnValue:
     """Acknowledge an alert."""
     form = parse_form(AcknowledgeForm)
-    warning.acknowledge_alert(actor, alert_id, form.note)
+    alert_service.acknowledge_alert(actor, alert_id, form.note)
     flash("已确认该预警")
     return redirect(url_for("console_supervision.warnings"))
 
@@ -292,7 +329,7 @@ def acknowledge(actor: Actor, alert_id: int) -> ResponseReturnValue:
 @view(*ALL_STAFF)
 def import_sample(actor: Actor) -> ResponseReturnValue:
     """The import template with two example rows."""
-    header = ",".join(dict.fromkeys(warning.FIELD_LABELS.values()))
+    header = ",".join(dict.fromkeys(channel_imports.FIELD_LABELS.values()))
     example = (
         "信访,2026-01-05,海景花园二期工地,深圳市海景建设有限公司,,沙头角,12,360000,"
         "反映春节前工资未结清"
@@ -324,7 +361,7 @@ def exports(actor: Actor) -> ResponseReturnValue:
         "console/supervision/exports.html",
         nav="exports",
         statuses=list(CaseStatus),
-        year=supervision.local_today().year,
+        year=district_today().year,
         recent_tasks=tasks.list_tasks(actor, kind="export", limit=10),
     )
 
@@ -337,7 +374,7 @@ def start_export(actor: Actor) -> ResponseReturnValue:
     try:
         parsed = ExportForm.model_validate(form)
     except ValidationError as exc:
-        raise InvalidInput() from exc
+        raise InvalidInput(details=field_errors(exc)) from exc
     task = tasks.start_task(actor, "export", parsed.model_dump(mode="json", exclude_none=True))
     return redirect(url_for("console_supervision.task_page", task_id=task.id))
 

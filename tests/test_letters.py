@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from wagedispute.access.actors import Actor
+from wagedispute.cases.numbering import format_letter_number
 from wagedispute.models import (
     CaseEvent,
     Letter,
@@ -20,6 +21,7 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import Forbidden, NotFound
+from wagedispute.platform.timekeeping import district_today
 from wagedispute.supervision import letters
 
 
@@ -49,14 +51,14 @@ def clocked(case, **fields):
 
 
 def test_letter_numbers_follow_kind_and_year():
-    assert letters.format_letter_number(LetterKind.SUPERVISION, 2026, 12) == "盐信督〔2026〕12号"
-    assert letters.format_letter_number(LetterKind.REMINDER, 2026, 1) == "盐信提〔2026〕1号"
-    assert letters.format_letter_number(LetterKind.ACCOUNTABILITY, 2027, 3) == "盐信问〔2027〕3号"
+    assert format_letter_number(LetterKind.SUPERVISION, 2026, 12) == "盐信督〔2026〕12号"
+    assert format_letter_number(LetterKind.REMINDER, 2026, 1) == "盐信提〔2026〕1号"
+    assert format_letter_number(LetterKind.ACCOUNTABILITY, 2027, 3) == "盐信问〔2027〕3号"
 
 
 def test_reply_deadline_counts_working_days_across_national_day():
     # 2026-09-30 (Wed); 10/1-10/7 holiday; 10/8, 10/9 and the make-up Saturday 10/10 work.
-    assert letters.add_working_days(date(2026, 9, 30), 3) == date(2026, 10, 10)
+    assert letters.working_date_after(date(2026, 9, 30), 3) == date(2026, 10, 10)
 
 
 def test_ladder_suggests_reminder_supervision_and_accountability(make_case, staff):
@@ -88,11 +90,11 @@ def test_issuing_numbers_records_an_internal_event_and_silences_the_suggestion(m
 
     letter = letters.issue_letter(admin, case.id, LetterKind.SUPERVISION, now=now)
 
-    year = letters.local_today(now).year
+    year = district_today(now).year
     assert letter.number == f"盐信督〔{year}〕1号"
     assert letter.addressee == "沙头角街道办事处"  # no team yet: the street's office
     assert letter.status == LetterStatus.AWAITING_REPLY
-    assert letter.reply_due_on > letters.local_today(now)
+    assert letter.reply_due_on > district_today(now)
     for fact in (case.number, "海景花园二期工地", "深圳市海景建设有限公司", "3人", "12,000.00元"):
         assert fact in letter.body
     assert "已超期2天" in letter.body
@@ -192,7 +194,7 @@ def test_concurrent_letters_get_unique_consecutive_numbers(app, make_case, staff
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    year = letters.local_today().year
+    year = district_today().year
     assert sorted(numbers, key=lambda n: int(n.split("〕")[1][:-1])) == [
         f"盐信督〔{year}〕{n}号" for n in range(1, len(cases) + 1)
     ]

@@ -14,7 +14,7 @@ from wagedispute.platform.database import db
 
 
 def test_number_has_district_year_and_six_digits(app):
-    number = next_case_number(db.session, "YT", datetime(2026, 3, 1, tzinfo=UTC), "Asia/Shanghai")
+    number = next_case_number(db.session, "YT", datetime(2026, 3, 1, tzinfo=UTC))
     db.session.commit()
     assert number == "YT-2026-000001"
     assert re.fullmatch(r"YT-\d{4}-\d{6}", number)
@@ -22,18 +22,16 @@ def test_number_has_district_year_and_six_digits(app):
 
 def test_year_follows_china_time_not_utc(app):
     # 2026-12-31 17:00 UTC is already 2027-01-01 01:00 in Shanghai.
-    number = next_case_number(
-        db.session, "YT", datetime(2026, 12, 31, 17, tzinfo=UTC), "Asia/Shanghai"
-    )
+    number = next_case_number(db.session, "YT", datetime(2026, 12, 31, 17, tzinfo=UTC))
     db.session.commit()
     assert number == "YT-2027-000001"
 
 
 def test_rolled_back_intake_gives_its_number_back(app):
     now = datetime(2026, 5, 1, tzinfo=UTC)
-    next_case_number(db.session, "YT", now, "Asia/Shanghai")
+    next_case_number(db.session, "YT", now)
     db.session.rollback()
-    assert next_case_number(db.session, "YT", now, "Asia/Shanghai") == "YT-2026-000001"
+    assert next_case_number(db.session, "YT", now) == "YT-2026-000001"
     db.session.commit()
 
 
@@ -47,7 +45,7 @@ def test_concurrent_intakes_never_share_a_number(app):
         with app.app_context():
             try:
                 barrier.wait()
-                numbers.append(next_case_number(db.session, "YT", now, "Asia/Shanghai"))
+                numbers.append(next_case_number(db.session, "YT", now))
                 db.session.commit()
             except BaseException as exc:  # reported below
                 errors.append(exc)

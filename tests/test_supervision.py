@@ -26,8 +26,9 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.timekeeping import district_today
 from wagedispute.supervision import daily_check as supervision
-from wagedispute.supervision import reports, tasks
+from wagedispute.supervision import exports, tasks, weekly_packs
 
 
 @pytest.fixture
@@ -139,8 +140,8 @@ def test_weekly_pack_counts_new_dispatched_resolved_outstanding_and_overdue(
     db.session.commit()
     make_case(foreman=foreman_of(district, "haishan"))
 
-    week = reports.week_start_of(supervision.local_today())
-    packs = reports.build_weekly_packs(week)
+    week = weekly_packs.week_start_of(district_today())
+    packs = weekly_packs.build_weekly_packs(week)
 
     by_street = {p.street_id: p for p in packs}
     assert len(packs) == len(district["streets"])
@@ -162,38 +163,38 @@ def test_weekly_pack_counts_new_dispatched_resolved_outstanding_and_overdue(
 
 
 def test_rebuilding_a_week_updates_its_packs_in_place(make_case, district):
-    week = reports.week_start_of(supervision.local_today())
-    first = {p.street_id: p.id for p in reports.build_weekly_packs(week)}
+    week = weekly_packs.week_start_of(district_today())
+    first = {p.street_id: p.id for p in weekly_packs.build_weekly_packs(week)}
     make_case()
-    second = reports.build_weekly_packs(week)
+    second = weekly_packs.build_weekly_packs(week)
     assert {p.street_id: p.id for p in second} == first
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WeeklyPack)) == len(first)
     assert sum(p.figures["street"]["new"] for p in second) == 1
 
 
 def test_weekly_pack_must_start_on_monday(app):
-    monday = reports.week_start_of(supervision.local_today())
+    monday = weekly_packs.week_start_of(district_today())
     with pytest.raises(InvalidInput):
-        reports.build_weekly_packs(monday + timedelta(days=1))
+        weekly_packs.build_weekly_packs(monday + timedelta(days=1))
 
 
 def test_street_staff_see_only_their_street_pack(district, staff):
-    week = reports.week_start_of(supervision.local_today())
-    packs = reports.build_weekly_packs(week)
+    week = weekly_packs.week_start_of(district_today())
+    packs = weekly_packs.build_weekly_packs(week)
     street = staff("haishan")
-    visible = reports.list_weekly_packs(street, week)
+    visible = weekly_packs.list_weekly_packs(street, week)
     assert [p.street_id for p in visible] == [street.street_id]
     other = next(p for p in packs if p.street_id != street.street_id)
     with pytest.raises(NotFound):
-        reports.get_weekly_pack_for(street, other.id)
+        weekly_packs.get_weekly_pack_for(street, other.id)
 
 
 def test_weekly_pack_pdf_has_chinese_text(district, tmp_path):
     import subprocess
 
-    week = reports.week_start_of(supervision.local_today())
-    pack = reports.build_weekly_packs(week)[0]
-    pdf = reports.pack_pdf(pack)
+    week = weekly_packs.week_start_of(district_today())
+    pack = weekly_packs.build_weekly_packs(week)[0]
+    pdf = weekly_packs.pack_pdf(pack)
     path = tmp_path / "pack.pdf"
     path.write_bytes(pdf)
     text = subprocess.run(
@@ -206,7 +207,7 @@ def test_weekly_pack_pdf_has_chinese_text(district, tmp_path):
 
 def test_weekly_pack_job_builds_last_week(district):
     result = tasks.build_weekly_packs_job()
-    last_monday = reports.week_start_of(supervision.local_today()) - timedelta(days=7)
+    last_monday = weekly_packs.week_start_of(district_today()) - timedelta(days=7)
     assert result == {"week_start": last_monday.isoformat(), "packs": len(district["streets"])}
 
 
@@ -228,11 +229,11 @@ def test_case_export_masks_personal_data(make_case, app, staff):
         employers=[{"role": "总包", "name": '=HYPERLINK("x")建设公司'}],
     )
 
-    export = reports.export_cases(staff("admin"), "csv")
+    export = exports.export_cases(staff("admin"), "csv")
 
     text = export.data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == reports.CASE_COLUMNS
+    assert rows[0] == exports.CASE_COLUMNS
     assert rows[1][0] == case.number
     assert "139****5678" in rows[1]
     assert "13912345678" not in text and "张三" not in text
@@ -245,11 +246,11 @@ def test_xlsx_exports_of_cases_and_indicators_open_in_openpyxl(make_case, distri
     make_case(foreman=foreman_of(district, "haishan"))
     street = staff("haishan")
 
-    cases = reports.export_cases(street, "xlsx")
+    cases = exports.export_cases(street, "xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(cases.data)).active
     assert sheet.max_row == 2  # header + the street's one case
 
-    indicators = reports.export_indicators(staff("admin"), "xlsx")
+    indicators = exports.export_indicators(staff("admin"), "xlsx")
     rows = list(openpyxl.load_workbook(io.BytesIO(indicators.data)).active.values)
     assert rows[0][0] == "范围"
     assert rows[1][0] == "盐田区（全区）" and rows[1][1] == 2

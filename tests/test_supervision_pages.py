@@ -217,13 +217,13 @@ def test_weekly_page_builds_packs_and_serves_the_pdf(sign_in, district, drain):
 
 
 def _today() -> str:
-    from wagedispute.supervision.daily_check import local_today
+    from wagedispute.platform.timekeeping import district_today
 
-    return local_today().isoformat()
+    return district_today().isoformat()
 
 
 def _monday() -> str:
-    from wagedispute.supervision.daily_check import local_today
-    from wagedispute.supervision.reports import week_start_of
+    from wagedispute.platform.timekeeping import district_today
+    from wagedispute.supervision.weekly_packs import week_start_of
 
-    return week_start_of(local_today()).isoformat()
+    return week_start_of(district_today()).isoformat()

@@ -25,8 +25,9 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
-from wagedispute.supervision import daily_check as supervision
-from wagedispute.supervision import tasks, warning
+from wagedispute.platform.timekeeping import district_today
+from wagedispute.supervision import alerts as alert_service
+from wagedispute.supervision import tasks
 
 HEADER = (
     "渠道,收到日期,工地名称,用工单位名称,统一社会信用代码,"
@@ -55,7 +56,7 @@ def csv_file(*rows: str) -> bytes:
 
 
 def today() -> str:
-    return supervision.local_today().isoformat()
+    return district_today().isoformat()
 
 
 def alerts(kind: AlertKind | None = None) -> list[Alert]:
@@ -74,7 +75,7 @@ def test_bad_rows_are_reported_in_chinese_and_not_imported(staff):
         f"人民网,{today()},,,,不存在街道,0,-5,什么都不对",
     )
 
-    result = warning.import_channel_records(staff("admin"), "records.csv", data)
+    result = alert_service.import_and_scan(staff("admin"), "records.csv", data)
 
     assert result.imported == 1
     assert {e.row for e in result.errors} == {3, 4, 5}
@@ -92,20 +93,20 @@ def test_bad_rows_are_reported_in_chinese_and_not_imported(staff):
 
 def test_a_file_without_the_template_columns_is_refused(staff):
     with pytest.raises(InvalidInput) as refused:
-        warning.import_channel_records(staff("admin"), "x.csv", "名称,日期\n甲,乙\n".encode())
+        alert_service.import_and_scan(staff("admin"), "x.csv", "名称,日期\n甲,乙\n".encode())
     assert refused.value.code == "missing_columns"
 
 
 def test_importing_the_same_file_twice_adds_nothing(staff):
     data = csv_file(f"信访,{today()},海景花园工地,深圳市海景建设有限公司,,沙头角,5,300,欠薪")
-    first = warning.import_channel_records(staff("admin"), "a.csv", data)
-    second = warning.import_channel_records(staff("admin"), "a.csv", data)
+    first = alert_service.import_and_scan(staff("admin"), "a.csv", data)
+    second = alert_service.import_and_scan(staff("admin"), "a.csv", data)
     assert (first.imported, second.imported, second.duplicates) == (1, 0, 1)
 
 
 def test_gbk_csv_and_xlsx_both_import(staff):
     gbk = csv_file(f"人民网,{today()},海景花园工地,海景建设公司,,海山,2,100,欠薪").decode()
-    assert warning.import_channel_records(staff("admin"), "g.csv", gbk.encode("gbk")).imported == 1
+    assert alert_service.import_and_scan(staff("admin"), "g.csv", gbk.encode("gbk")).imported == 1
 
     book = openpyxl.Workbook()
     sheet = book.active
@@ -125,7 +126,7 @@ def test_gbk_csv_and_xlsx_both_import(staff):
     )
     out = io.BytesIO()
     book.save(out)
-    result = warning.import_channel_records(staff("admin"), "r.xlsx", out.getvalue())
+    result = alert_service.import_and_scan(staff("admin"), "r.xlsx", out.getvalue())
     assert (result.imported, result.errors) == (1, [])
     record = db.session.scalars(
         sa.select(ChannelRecord).where(ChannelRecord.channel == "national_platform")
@@ -143,7 +144,7 @@ def test_same_employer_across_channels_raises_exactly_one_alert(make_case, staff
         f"人民网,{today()},,深圳市 海景建设有限公司,{code},沙头角,1,100,欠薪",
     )
 
-    result = warning.import_channel_records(staff("admin"), "a.csv", data)
+    result = alert_service.import_and_scan(staff("admin"), "a.csv", data)
 
     cross = alerts(AlertKind.CROSS_CHANNEL)
     assert len(cross) == 1
@@ -156,12 +157,12 @@ def test_same_employer_across_channels_raises_exactly_one_alert(make_case, staff
     ).one()
     assert record.matched_case_ids == [case.id]
     # Scanning again (or importing more about it) refreshes, never duplicates.
-    warning.import_channel_records(
+    alert_service.import_and_scan(
         staff("admin"),
         "b.csv",
         csv_file(f"信访,{today()},,深圳市海景建设有限公司,,沙头角,9,1,再次反映"),
     )
-    warning.scan_alerts()
+    alert_service.scan_alerts()
     assert len(alerts(AlertKind.CROSS_CHANNEL)) == 1
     assert alerts(AlertKind.CROSS_STREET) == []
 
@@ -171,16 +172,16 @@ def test_same_site_in_two_streets_raises_a_district_alert(staff):
         f"信访,{today()},东港工地,甲公司,,沙头角,5,300,欠薪",
         f"信访,{today()},东港工地,乙公司,,海山,2,100,欠薪",
     )
-    warning.import_channel_records(staff("admin"), "a.csv", data)
+    alert_service.import_and_scan(staff("admin"), "a.csv", data)
     cross = alerts(AlertKind.CROSS_STREET)
     assert len(cross) == 1 and cross[0].street_id is None
-    assert warning.list_alerts(staff("shatoujiao")) == []
-    assert [a.id for a in warning.list_alerts(staff("admin"))] == [cross[0].id]
+    assert alert_service.list_alerts(staff("shatoujiao")) == []
+    assert [a.id for a in alert_service.list_alerts(staff("admin"))] == [cross[0].id]
 
 
 def test_complaint_spike_in_a_street_raises_an_alert(staff):
     rows = [f"12345,{today()},工地{i},公司{i},,梅沙,1,100,欠薪" for i in range(6)]
-    warning.import_channel_records(staff("admin"), "a.csv", csv_file(*rows))
+    alert_service.import_and_scan(staff("admin"), "a.csv", csv_file(*rows))
     spike = alerts(AlertKind.SPIKE)
     assert len(spike) == 1
     assert spike[0].details["count"] == 6
@@ -188,10 +189,10 @@ def test_complaint_spike_in_a_street_raises_an_alert(staff):
 
 
 def test_no_spike_when_the_week_matches_the_usual_rate(staff):
-    usual = supervision.local_today() - timedelta(days=10)
+    usual = district_today() - timedelta(days=10)
     rows = [f"12345,{usual.isoformat()},工地{i},公司{i},,梅沙,1,100,欠薪" for i in range(24)]
     rows += [f"12345,{today()},新工地{i},新公司{i},,梅沙,1,100,欠薪" for i in range(6)]
-    warning.import_channel_records(staff("admin"), "a.csv", csv_file(*rows))
+    alert_service.import_and_scan(staff("admin"), "a.csv", csv_file(*rows))
     assert alerts(AlertKind.SPIKE) == []
 
 
@@ -200,44 +201,44 @@ def test_growing_group_raises_an_alert(make_case, district):
     db.session.add(group)
     db.session.commit()
     make_case(group_id=group.id, workers_affected=6)
-    warning.scan_alerts()
+    alert_service.scan_alerts()
     grown = alerts(AlertKind.GROUP_GROWTH)
     assert len(grown) == 1
     assert grown[0].details["new_workers"] == 6
 
 
 def test_pre_festival_window_flags_open_cases_with_many_workers(make_case, district):
-    festival = next_spring_festival(supervision.local_today())
+    festival = next_spring_festival(district_today())
     if festival is None:
         pytest.fail("the triage rules need spring festival dates for the coming years")
     big = make_case(workers_affected=25)
     make_case(workers_affected=2)
     before = (festival - timedelta(days=20)).isoformat()
     moment = datetime.fromisoformat(before + "T10:00").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    warning.scan_alerts(now=moment)
+    alert_service.scan_alerts(now=moment)
     flagged = alerts(AlertKind.PRE_FESTIVAL)
     assert [a.subject_key for a in flagged] == [f"case:{big.id}"]
     assert "距春节还有20天" in flagged[0].title
-    again = warning.scan_alerts(now=moment + timedelta(days=1))
+    again = alert_service.scan_alerts(now=moment + timedelta(days=1))
     assert [a for a in again if a.kind == AlertKind.PRE_FESTIVAL] == []
     assert len(alerts(AlertKind.PRE_FESTIVAL)) == 1
 
 
 def test_acknowledging_is_scoped_and_recorded(staff):
     data = csv_file(*[f"12345,{today()},工地{i},公司{i},,海山,1,100,欠薪" for i in range(5)])
-    warning.import_channel_records(staff("admin"), "a.csv", data)
+    alert_service.import_and_scan(staff("admin"), "a.csv", data)
     alert = alerts(AlertKind.SPIKE)[0]
 
     with pytest.raises(NotFound):
-        warning.acknowledge_alert(staff("meisha"), alert.id, "看过")
-    done = warning.acknowledge_alert(staff("haishan"), alert.id, "已联系街道核实")
+        alert_service.acknowledge_alert(staff("meisha"), alert.id, "看过")
+    done = alert_service.acknowledge_alert(staff("haishan"), alert.id, "已联系街道核实")
 
     assert done.acknowledged_by == staff("haishan").id
     assert done.acknowledge_note == "已联系街道核实"
-    assert warning.list_alerts(staff("haishan")) == []
-    assert [a.id for a in warning.list_alerts(staff("haishan"), include_acknowledged=True)] == [
-        alert.id
-    ]
+    assert alert_service.list_alerts(staff("haishan")) == []
+    assert [
+        a.id for a in alert_service.list_alerts(staff("haishan"), include_acknowledged=True)
+    ] == [alert.id]
 
 
 def test_street_staff_may_import_only_their_street(staff):
@@ -245,7 +246,7 @@ def test_street_staff_may_import_only_their_street(staff):
         f"信访,{today()},甲工地,甲公司,,沙头角,1,1,欠薪",
         f"信访,{today()},乙工地,乙公司,,海山,1,1,欠薪",
     )
-    result = warning.import_channel_records(staff("shatoujiao"), "a.csv", data)
+    result = alert_service.import_and_scan(staff("shatoujiao"), "a.csv", data)
     assert result.imported == 1
     assert [(e.row, e.message) for e in result.errors] == [(3, "只能导入本街道的记录")]
 

@@ -5,20 +5,10 @@ of a street staff member):
 
 - open cases: status in ``OPEN_STATUSES``, by status, by urgency in force, by street.
 - overdue: open cases past the due time of the clock running in their status
-  (``casebook.overdue_clauses``), per clock and in total (distinct cases).
+  (``clocks.overdue_clauses``, the one definition), per clock and in total (distinct cases).
 - new this week: cases created since Monday 00:00 of the current week.
-- on-time rate: of cases whose latest resolution (``resolved_at``) falls in the period and
-  that have a resolve-by time, the share resolved by it (per cent).
-- closure rate: of cases created in the period, except rejected and withdrawn ones, the share
-  now ``closed`` (per cent).
-- satisfaction: the mean score of the worker's ratings: a ``CaseEvent`` with ``kind ==
-  "rating"`` and ``data["score"]`` an integer 1-5, written by the 回访 service; per case only
-  its latest rating counts, among ratings made in the period.
-- money recovered: the total of ``outcome_data["amount_paid_fen"]`` (integer fen) over cases
-  whose latest resolution falls in the period and whose status is ``resolved`` or ``closed``
-  (a reopened case's payment is disputed and does not count).
-- workers helped: the total ``workers_affected`` of those same resolved or closed cases whose
-  outcome is paid in full, paid in part or an instalment plan.
+- received this year, on-time rate, closure rate, money recovered, workers helped: the period
+  figures of ``supervision.figures`` over the year (the weekly packs use the same, per week).
 - 12-week trend: per week (Monday to Sunday), cases created and cases resolved (latest
   resolution).
 """
@@ -28,21 +18,23 @@ from __future__ import annotations
 import json
 import logging
 import time as clock
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from wagedispute.access.actors import Actor, case_scope
+from wagedispute.cases.clocks import CLOCK_LABELS, overdue_clauses
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseStatus,
+    EventKind,
     IndicatorTarget,
-    Outcome,
     Role,
     StaffRole,
     Street,
@@ -50,16 +42,14 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import Forbidden, InvalidInput
-from wagedispute.supervision.casebook import CLOCK_LABELS, local_zone, overdue_clauses, urgency_expr
+from wagedispute.platform.timekeeping import district_midnight, district_today, district_year
+from wagedispute.supervision.casebook import urgency_expr
+from wagedispute.supervision.figures import period_figures, received_in, resolved_in, total
 
 log = logging.getLogger(__name__)
 
-RATING_EVENT_KIND = "rating"
-HELPED_OUTCOMES = (Outcome.PAID_IN_FULL, Outcome.PAID_IN_PART, Outcome.INSTALMENT_PLAN)
-SETTLED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 TREND_WEEKS = 12
-# Figures are recomputed at most this often per scope (seconds); 0 turns the cache off.
-DEFAULT_CACHE_SECONDS = 30
+# Figures are cached per scope for CONSOLE_DASHBOARD_CACHE_SECONDS (0 turns the cache off).
 CACHE_PREFIX = "wd:console:dashboard:"
 
 
@@ -141,18 +131,14 @@ class Dashboard:
         return cls(**raw)
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), local_zone()).astimezone(UTC)
-
-
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     """The UTC instants bounding a local calendar year."""
-    return _local_midnight(date(year, 1, 1)), _local_midnight(date(year + 1, 1, 1))
+    return district_midnight(date(year, 1, 1)), district_midnight(date(year + 1, 1, 1))
 
 
 def week_start(now: datetime) -> date:
     """The Monday of the local week containing ``now``."""
-    today = now.astimezone(local_zone()).date()
+    today = district_today(now)
     return today - timedelta(days=today.weekday())
 
 
@@ -170,7 +156,7 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
     """Compute every dashboard figure for the actor's scope, straight from the database."""
     now = now or utcnow()
     scope = _scoped(actor)
-    year = now.astimezone(local_zone()).year
+    year = district_year(now)
     y0, y1 = year_bounds(year)
     late = overdue_clauses(now)
 
@@ -207,38 +193,7 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
     street_names = dict(db.session.execute(sa.select(Street.id, Street.name)).all())
     street_ids = [actor.street_id] if actor.street_id is not None else sorted(street_names)
 
-    created = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            flag(Case.status == CaseStatus.CLOSED),
-            flag(Case.status.in_((CaseStatus.REJECTED, CaseStatus.WITHDRAWN))),
-        ).where(scope, Case.created_at >= y0, Case.created_at < y1)
-    ).one()
-    received, closed, excluded = created[0], int(created[1] or 0), int(created[2] or 0)
-    closure_rate = _percent(closed, received - excluded)
-
-    settled = Case.status.in_(SETTLED_STATUSES)
-    resolved = db.session.execute(
-        sa.select(
-            flag(Case.resolve_due_at.is_not(None)),
-            flag(
-                sa.and_(Case.resolve_due_at.is_not(None), Case.resolved_at <= Case.resolve_due_at)
-            ),
-            sa.func.sum(
-                sa.case((settled, Case.outcome_data["amount_paid_fen"].as_integer()), else_=0)
-            ),
-            sa.func.sum(
-                sa.case(
-                    (sa.and_(settled, Case.outcome.in_(HELPED_OUTCOMES)), Case.workers_affected),
-                    else_=0,
-                )
-            ),
-        ).where(scope, Case.resolved_at >= y0, Case.resolved_at < y1)
-    ).one()
-    with_due, on_time = int(resolved[0] or 0), int(resolved[1] or 0)
-    money = int(resolved[2] or 0)
-    helped = int(resolved[3] or 0)
-
+    year_figures = total(period_figures(scope, y0, y1))
     satisfaction, ratings = _satisfaction(scope, y0, y1)
     trend = _trend(scope, now)
 
@@ -257,22 +212,18 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
         overdue_total=overdue_total,
         overdue_by_clock=[(CLOCK_LABELS[k], v) for k, v in by_clock.items()],
         new_this_week=trend[-1].received,
-        received_this_year=received,
-        on_time_rate=_percent(on_time, with_due),
-        closure_rate=closure_rate,
+        received_this_year=year_figures.received,
+        on_time_rate=year_figures.on_time_rate,
+        closure_rate=year_figures.closure_rate,
         satisfaction=satisfaction,
         ratings=ratings,
-        money_recovered_fen=money,
-        workers_helped=helped,
+        money_recovered_fen=year_figures.recovered_fen,
+        workers_helped=year_figures.workers_helped,
         trend=trend,
         figures=[],
     )
     dashboard.figures = _figures(dashboard, year, actor.street_id)
     return dashboard
-
-
-def _percent(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 2) if whole > 0 else None
 
 
 def _satisfaction(
@@ -286,7 +237,7 @@ def _satisfaction(
     stmt = (
         sa.select(CaseEvent.case_id, CaseEvent.data["score"].as_integer())
         .where(
-            CaseEvent.kind == RATING_EVENT_KIND,
+            CaseEvent.kind == EventKind.RATING,
             CaseEvent.created_at >= y0,
             CaseEvent.created_at < y1,
         )
@@ -306,21 +257,22 @@ def _satisfaction(
 def _trend(scope: sa.ColumnElement[bool], now: datetime) -> list[WeekPoint]:
     """Cases created and resolved per week over the last 12 weeks (this week last)."""
     first = week_start(now) - timedelta(weeks=TREND_WEEKS - 1)
-    edges = [_local_midnight(first + timedelta(weeks=i)) for i in range(TREND_WEEKS + 1)]
+    edges = [district_midnight(first + timedelta(weeks=i)) for i in range(TREND_WEEKS + 1)]
 
-    def buckets(column: sa.ColumnElement[datetime]) -> list[int]:
+    def buckets(within: Callable[[datetime, datetime], sa.ColumnElement[bool]]) -> list[int]:
         row = db.session.execute(
             sa.select(
                 *(
-                    sa.func.sum(sa.case((sa.and_(column >= a, column < b), 1), else_=0))
+                    sa.func.sum(sa.case((within(a, b), 1), else_=0))
                     for a, b in zip(edges, edges[1:], strict=False)
                 )
-            ).where(scope, column >= edges[0], column < edges[-1])
+            ).where(scope, within(edges[0], edges[-1]))
         ).one()
         return [int(v or 0) for v in row]
 
-    received = buckets(Case.created_at)
-    resolved = buckets(Case.resolved_at)
+    # The same definitions as the period figures (and so as the weekly packs).
+    received = buckets(received_in)
+    resolved = buckets(resolved_in)
     return [
         WeekPoint((first + timedelta(weeks=i)).isoformat(), received[i], resolved[i])
         for i in range(TREND_WEEKS)
@@ -438,7 +390,7 @@ def list_targets(year: int) -> list[IndicatorTarget]:
 
 
 def _cache_seconds() -> int:
-    return int(current_app.config.get("CONSOLE_DASHBOARD_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+    return current_app.config["CONSOLE_DASHBOARD_CACHE_SECONDS"]
 
 
 def _forget_cache() -> None:
@@ -504,4 +456,4 @@ def indicator_rows(actor: Actor, *, now: datetime | None = None) -> list[dict[st
 
 def dashboard_year(now: datetime | None = None) -> int:
     """The local calendar year the dashboard reports on."""
-    return (now or utcnow()).astimezone(local_zone()).year
+    return district_year(now)

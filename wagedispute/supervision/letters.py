@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-import io
 import math
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from reportlab.platypus import Paragraph, Spacer
 
-from qr import find_cjk_font
-from wagedispute.access.actors import Actor, case_scope, get_case_for
-from wagedispute.cases.clocks import is_working_day, relevant_clock
+from wagedispute.access.actors import Actor, case_scope, get_case_for, street_scope
+from wagedispute.cases.clocks import CLOCK_LABELS, is_working_day, relevant_clock
+from wagedispute.cases.numbering import next_letter_number
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseStatus,
+    EventKind,
     Letter,
     LetterKind,
-    LetterNumberCounter,
     LetterStatus,
     Role,
     StaffRole,
 )
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wagedispute.supervision.daily_check import local_today, require_staff_actor
+from wagedispute.platform.timekeeping import (
+    district_text,
+    district_today,
+    district_year,
+    in_district,
+)
+from wagedispute.supervision.daily_check import require_staff_actor
+from wagedispute.supervision.documents import build_pdf, pdf_styles, pdf_table
 
 # Working days the addressee has to reply, per letter kind.
 REPLY_WORKING_DAYS = {
@@ -55,22 +52,12 @@ SUGGESTION_QUIET_DAYS = 30
 
 ISSUING_ROLES = frozenset({StaffRole.DISTRICT_ADMIN, StaffRole.DISTRICT_SUPERVISOR})
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-CLOCK_LABELS = {
-    "dispatch": "分派时限",
-    "accept": "接收时限",
-    "contact": "首次联系工人时限",
-    "resolve": "办结时限",
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # Working days
 # ---------------------------------------------------------------------------------------------
 
 
-def add_working_days(start: date, days: int) -> date:
+def working_date_after(start: date, days: int) -> date:
     """The date ``days`` working days after ``start`` (``start`` itself not counted), on the
     Chinese working-day calendar of the clocks."""
     current = start
@@ -83,63 +70,38 @@ def add_working_days(start: date, days: int) -> date:
 
 
 # ---------------------------------------------------------------------------------------------
-# Numbering
-# ---------------------------------------------------------------------------------------------
-
-
-def format_letter_number(kind: LetterKind, year: int, sequence: int) -> str:
-    """盐信督〔2026〕12号."""
-    return f"{kind.number_prefix}〔{year}〕{sequence}号"
-
-
-def next_letter_number(session: Session, kind: LetterKind, year: int) -> tuple[int, str]:
-    """Take the next number of the year for a kind inside the caller's transaction.
-
-    The same increment-and-return upsert as case numbers: the row lock is held until the caller
-    commits, so concurrent letters never share a number and a rollback gives its number back.
-    """
-    insert = _INSERTS[session.get_bind().dialect.name]
-    stmt = (
-        insert(LetterNumberCounter)
-        .values(prefix=kind.number_prefix, year=year, value=1)
-        .on_conflict_do_update(
-            index_elements=["prefix", "year"],
-            set_={"value": LetterNumberCounter.value + 1},
-        )
-        .returning(LetterNumberCounter.value)
-    )
-    sequence = session.execute(stmt).scalar_one()
-    return sequence, format_letter_number(kind, year, sequence)
-
-
-# ---------------------------------------------------------------------------------------------
 # Case facts and suggestions
 # ---------------------------------------------------------------------------------------------
 
 
-def pending_clocks(case: Case) -> list[tuple[str, datetime]]:
-    """The deadline the case currently runs against, as the clocks see it (none while paused)."""
-    if case.clock_paused_at is not None or case.status not in OPEN_STATUSES:
-        return []
-    found = relevant_clock(case)
-    return [found] if found is not None else []
+def cited_clock(case: Case, now: datetime) -> tuple[str, datetime] | None:
+    """The clock a letter cites: the breached one, else the one running (none while paused).
+
+    The same clock the escalation ladder looks at (``clocks.relevant_clock``).
+    """
+    if case.clock_paused_at is not None:
+        return None
+    return relevant_clock(case, now)
+
+
+def clock_title(name: str) -> str:
+    """分派时限, 接收时限, 首次联系时限, 办结时限."""
+    return f"{CLOCK_LABELS[name]}时限"
 
 
 def days_overdue(case: Case, now: datetime) -> int:
-    """Whole days (rounded up) past the earliest running deadline; 0 if none is past."""
-    clocks = pending_clocks(case)
-    if not clocks or clocks[0][1] >= now:
+    """Whole days (rounded up) past the deadline of the breached clock; 0 if none is breached."""
+    found = cited_clock(case, now)
+    if found is None or found[1] >= now:
         return 0
-    return math.ceil((now - clocks[0][1]).total_seconds() / 86400)
+    return math.ceil((now - found[1]).total_seconds() / 86400)
 
 
 def case_facts(case: Case, now: datetime | None = None) -> dict[str, Any]:
     """The facts a letter is drafted from (no personal data of the worker)."""
     now = now or utcnow()
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
-    clocks = pending_clocks(case)
     employers = [e.get("name", "") for e in (case.employers or []) if e.get("name")]
-    due_name, due_at = clocks[0] if clocks else (None, None)
+    due_name, due_at = cited_clock(case, now) or (None, None)
     return {
         "case_number": case.number,
         "site_name": case.site_name,
@@ -151,9 +113,9 @@ def case_facts(case: Case, now: datetime | None = None) -> dict[str, Any]:
         "urgency": case.urgency.label,
         "street": case.street.name,
         "team": case.team.name if case.team else "",
-        "received_on": case.created_at.astimezone(tz).date().isoformat(),
-        "clock": CLOCK_LABELS[due_name] if due_name else "",
-        "due_at": due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if due_at else "",
+        "received_on": in_district(case.created_at).date().isoformat(),
+        "clock": clock_title(due_name) if due_name else "",
+        "due_at": district_text(due_at) if due_at else "",
         "days_overdue": days_overdue(case, now),
         "escalation_level": case.escalation_level,
         "disputed": case.status == CaseStatus.REOPENED or case.flagged_to_bureau,
@@ -177,14 +139,14 @@ def suggested_kind(case: Case, now: datetime) -> tuple[LetterKind, str] | None:
         return LetterKind.ACCOUNTABILITY, "工人对处置结果有异议，已转信访局"
     if case.escalation_level >= 2:
         return LetterKind.ACCOUNTABILITY, "案件已二次超时"
-    clocks = pending_clocks(case)
-    if not clocks:
+    found = cited_clock(case, now)
+    if found is None:
         return None
-    name, due = clocks[0]
+    name, due = found
     if due < now:
-        return LetterKind.SUPERVISION, f"{CLOCK_LABELS[name]}已超期{days_overdue(case, now)}天"
+        return LetterKind.SUPERVISION, f"{clock_title(name)}已超期{days_overdue(case, now)}天"
     if due <= now + REMINDER_HORIZON:
-        return LetterKind.REMINDER, f"{CLOCK_LABELS[name]}将在24小时内到期"
+        return LetterKind.REMINDER, f"{clock_title(name)}将在24小时内到期"
     return None
 
 
@@ -310,7 +272,7 @@ def draft_letter(
     case = get_case_for(actor, case_id)
     addressee, team_id = _addressee(case, to)
     facts = case_facts(case, now)
-    reply_due_on = add_working_days(local_today(now), REPLY_WORKING_DAYS[kind])
+    reply_due_on = working_date_after(district_today(now), REPLY_WORKING_DAYS[kind])
     body = _body(kind, facts, addressee, reply_due_on)
     return LetterDraft(case, kind, addressee, team_id, body, reply_due_on, facts)
 
@@ -336,7 +298,7 @@ def issue_letter(
         text = (body or "").strip() or draft.body
         if len(text) > 5000:
             raise InvalidInput("函件正文不能超过5000字", code="body_too_long")
-        year = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
+        year = district_year(now)
         sequence, number = next_letter_number(db.session, kind, year)
         letter = Letter(
             number=number,
@@ -358,7 +320,7 @@ def issue_letter(
         db.session.add(
             CaseEvent(
                 case_id=draft.case.id,
-                kind="letter",
+                kind=EventKind.LETTER,
                 actor_role=Role.STAFF,
                 actor_id=actor.id,
                 data={
@@ -377,11 +339,7 @@ def issue_letter(
 
 def letter_scope(actor: Actor) -> sa.ColumnElement[bool]:
     """The WHERE clause limiting letters to the actor's street (district roles see all)."""
-    if actor.role == Role.STAFF and actor.staff_role == StaffRole.STREET_STAFF:
-        return Letter.street_id == actor.street_id
-    if actor.role in {Role.STAFF, Role.SYSTEM}:
-        return sa.true()
-    return sa.false()
+    return street_scope(actor, Letter.street_id)
 
 
 def get_letter_for(actor: Actor, letter_id: int) -> Letter:
@@ -421,7 +379,7 @@ def record_reply(actor: Actor, letter_id: int, text: str, *, now: datetime | Non
         letter = get_letter_for(actor, letter_id)
         if letter.status == LetterStatus.REPLIED:
             raise Conflict("该函件已登记回复", code="already_replied")
-        late = local_today(now) > letter.reply_due_on
+        late = district_today(now) > letter.reply_due_on
         letter.status = LetterStatus.REPLIED
         letter.reply_text = text
         letter.replied_at = now
@@ -429,7 +387,7 @@ def record_reply(actor: Actor, letter_id: int, text: str, *, now: datetime | Non
         db.session.add(
             CaseEvent(
                 case_id=letter.case_id,
-                kind="letter_reply",
+                kind=EventKind.LETTER_REPLY,
                 actor_role=Role.STAFF,
                 actor_id=actor.id,
                 data={"letter_id": letter.id, "number": letter.number, "late": late},
@@ -442,7 +400,7 @@ def record_reply(actor: Actor, letter_id: int, text: str, *, now: datetime | Non
 
 def mark_overdue_replies(*, now: datetime | None = None) -> int:
     """Mark letters still unanswered after their reply date as overdue; return how many."""
-    today = local_today(now)
+    today = district_today(now)
     with unit_of_work():
         result = db.session.execute(
             sa.update(Letter)
@@ -456,78 +414,11 @@ def mark_overdue_replies(*, now: datetime | None = None) -> int:
 # PDF
 # ---------------------------------------------------------------------------------------------
 
-_FONT_LOCK = threading.Lock()
-_FONT_NAMES: dict[str, str] = {}
-
-
-def cjk_font_name() -> str:
-    """Register the configured (or found) CJK TrueType font with reportlab; return its name.
-
-    A registered TrueType font is embedded as a subset, so the PDF reads everywhere.
-    """
-    path = str(find_cjk_font(current_app.config["CJK_FONT_PATH"] or None))
-    with _FONT_LOCK:
-        if path not in _FONT_NAMES:
-            name = f"WageCJK{len(_FONT_NAMES)}"
-            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
-            _FONT_NAMES[path] = name
-        return _FONT_NAMES[path]
-
-
-def pdf_styles() -> dict[str, ParagraphStyle]:
-    """Paragraph styles in the CJK font, wrapping Chinese text anywhere."""
-    font = cjk_font_name()
-    base = {"fontName": font, "wordWrap": "CJK"}
-    return {
-        "title": ParagraphStyle("title", fontSize=20, leading=30, alignment=TA_CENTER, **base),
-        "number": ParagraphStyle("number", fontSize=12, leading=20, alignment=TA_CENTER, **base),
-        "body": ParagraphStyle("body", fontSize=12, leading=22, firstLineIndent=24, **base),
-        "plain": ParagraphStyle("plain", fontSize=12, leading=22, **base),
-        "small": ParagraphStyle("small", fontSize=9, leading=13, **base),
-        "right": ParagraphStyle("right", fontSize=12, leading=22, alignment=TA_RIGHT, **base),
-        "heading": ParagraphStyle("heading", fontSize=14, leading=24, **base),
-    }
-
-
-def build_pdf(title: str, flowables: list[Any]) -> bytes:
-    """An A4 PDF of the given flowables."""
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=25 * mm,
-        rightMargin=25 * mm,
-        topMargin=25 * mm,
-        bottomMargin=20 * mm,
-        title=title,
-        author=f"{current_app.config['DISTRICT_NAME']}信访局",
-    )
-    doc.build(flowables)
-    return buffer.getvalue()
-
-
-def pdf_table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    """A bordered table of text cells in the CJK font."""
-    style = pdf_styles()["small"]
-    cells = [[Paragraph(escape(str(cell)), style) for cell in row] for row in rows]
-    table = Table(cells, colWidths=widths, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.5, "#666666"),
-                ("BACKGROUND", (0, 0), (-1, 0), "#eeeeee"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    return table
-
 
 def letter_pdf(letter: Letter) -> bytes:
     """The printable letter: title, number, addressee, body, reply deadline, the case facts."""
     styles = pdf_styles()
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
-    issued = letter.issued_at.astimezone(tz).date()
+    issued = in_district(letter.issued_at).date()
     district = current_app.config["DISTRICT_NAME"]
     lines = letter.body.split("\n")
     story: list[Any] = [

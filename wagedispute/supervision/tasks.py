@@ -10,17 +10,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from wagedispute.access.actors import Actor
+from wagedispute.access.actors import Actor, street_scope
 from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import BackgroundTask, Outbox, Role, StaffAccount, StaffRole, TaskStatus
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import DomainError, InvalidInput, NotFound
-from wagedispute.supervision import letters, reports, warning
-from wagedispute.supervision.daily_check import local_today, require_staff_actor
+from wagedispute.platform.timekeeping import district_today
+from wagedispute.supervision import alerts, exports, letters, national_platform, weekly_packs
+from wagedispute.supervision.daily_check import require_staff_actor
 
 log = logging.getLogger(__name__)
 
-TASK_KINDS = {"import": "导入其他渠道记录", "weekly_packs": "生成周反馈", "export": "导出数据"}
+TASK_KINDS = {
+    "import": "导入其他渠道记录",
+    "national_import": "导入国家平台线索",
+    "weekly_packs": "生成周反馈",
+    "export": "导出数据",
+}
+# Kinds that work on an uploaded CSV/XLSX file.
+UPLOAD_KINDS = frozenset({"import", "national_import"})
 TASK_TOPIC = "background_task"
 JOB_TIMEOUT_SECONDS = 30 * 60
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -63,10 +71,10 @@ def start_task(
     require_staff_actor(actor)
     if kind not in TASK_KINDS:
         raise InvalidInput("未知的任务类型", code="bad_task_kind")
-    if kind == "weekly_packs" and actor.staff_role == StaffRole.STREET_STAFF:
+    if kind in {"weekly_packs", "national_import"} and actor.staff_role == StaffRole.STREET_STAFF:
         raise NotFound()
     clean = _validate_params(kind, params or {})
-    if kind == "import":
+    if kind in UPLOAD_KINDS:
         if not upload:
             raise InvalidInput("请选择要导入的文件", code="file_required")
         if len(upload) > MAX_UPLOAD_BYTES:
@@ -77,7 +85,7 @@ def start_task(
     task = BackgroundTask(
         kind=kind,
         params=clean,
-        input_blob=upload if kind == "import" else None,
+        input_blob=upload if kind in UPLOAD_KINDS else None,
         input_filename=(upload_filename or "")[:255] or None,
         created_by=actor.id,
         street_id=actor.street_id if actor.staff_role == StaffRole.STREET_STAFF else None,
@@ -93,11 +101,7 @@ def start_task(
 
 def task_scope(actor: Actor) -> sa.ColumnElement[bool]:
     """Street staff see their street's tasks; district roles see all."""
-    if actor.role == Role.STAFF and actor.staff_role == StaffRole.STREET_STAFF:
-        return BackgroundTask.street_id == actor.street_id
-    if actor.role in {Role.STAFF, Role.SYSTEM}:
-        return sa.true()
-    return sa.false()
+    return street_scope(actor, BackgroundTask.street_id)
 
 
 def get_task_for(actor: Actor, task_id: int) -> BackgroundTask:
@@ -223,7 +227,7 @@ def _run(task: BackgroundTask) -> None:
     report = _progress_reporter(task)
     if task.kind == "import":
         actor = _staff_actor(task.created_by)
-        result = warning.import_channel_records(
+        result = alerts.import_and_scan(
             actor,
             task.input_filename or "",
             task.input_blob or b"",
@@ -235,9 +239,18 @@ def _run(task: BackgroundTask) -> None:
             f"有误{len({e.row for e in result.errors})}行，新预警{len(result.alert_ids)}条"
         )
         _finish(task, TaskStatus.DONE, message, result.as_dict())
+    elif task.kind == "national_import":
+        leads = national_platform.import_leads(
+            _staff_actor(task.created_by),
+            task.input_filename or "",
+            task.input_blob or b"",
+            task_id=task.id,
+            progress=report,
+        )
+        _finish(task, TaskStatus.DONE, leads.summary, leads.as_dict())
     elif task.kind == "weekly_packs":
         week_start = date.fromisoformat(task.params["week_start"])
-        packs = reports.build_weekly_packs(week_start, progress=report)
+        packs = weekly_packs.build_weekly_packs(week_start, progress=report)
         _finish(
             task,
             TaskStatus.DONE,
@@ -248,15 +261,15 @@ def _run(task: BackgroundTask) -> None:
         actor = _staff_actor(task.created_by)
         fmt = task.params["format"]
         if task.params["what"] == "cases":
-            export = reports.export_cases(
+            export = exports.export_cases(
                 actor,
                 fmt,
-                reports.CaseExportFilter.from_params(task.params),
+                exports.CaseExportFilter.from_params(task.params),
                 progress=report,
             )
         else:
-            year = int(task.params.get("year") or local_today().year)
-            export = reports.export_indicators(actor, fmt, year, progress=report)
+            year = int(task.params.get("year") or district_today().year)
+            export = exports.export_indicators(actor, fmt, year, progress=report)
         task.result_blob = export.data
         task.result_filename = export.filename
         task.result_content_type = export.content_type
@@ -270,8 +283,8 @@ def build_weekly_packs_job(week_start: str | None = None) -> dict[str, Any]:
     if week_start:
         start = date.fromisoformat(week_start)
     else:
-        start = reports.week_start_of(local_today()) - timedelta(days=7)
-    packs = reports.build_weekly_packs(start)
+        start = weekly_packs.week_start_of(district_today()) - timedelta(days=7)
+    packs = weekly_packs.build_weekly_packs(start)
     return {"week_start": start.isoformat(), "packs": len(packs)}
 
 
@@ -282,4 +295,4 @@ def mark_overdue_letters_job() -> dict[str, Any]:
 
 def scan_alerts_job() -> dict[str, Any]:
     """Periodic maintenance: look for spikes, group growth and pre-festival risk."""
-    return {"new_alerts": len(warning.scan_alerts())}
+    return {"new_alerts": len(alerts.scan_alerts())}
