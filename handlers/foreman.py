@@ -122,6 +122,7 @@ class StaffCaseOut(BaseModel):
     accept_due_at: str | None
     contact_due_at: str | None
     resolve_due_at: str | None
+    clock_paused_at: str | None = Field(description="时限暂停（等待工人）的起始时间；为空即未暂停")
 
 
 class QueueItemOut(StaffCaseOut):
@@ -259,6 +260,7 @@ def case_fields(case: Case) -> dict[str, Any]:
         "accept_due_at": local_time(case.accept_due_at),
         "contact_due_at": local_time(case.contact_due_at),
         "resolve_due_at": local_time(case.resolve_due_at),
+        "clock_paused_at": local_time(case.clock_paused_at),
     }
 
 

@@ -23,6 +23,7 @@ from handlers.foreman import (
     evidence_out,
 )
 from wagedispute.access.actors import Actor
+from wagedispute.cases.clocks import pause_case_clocks, resume_case_clocks
 from wagedispute.cases.evidence import store_evidence
 from wagedispute.handling.foreman import case_detail
 from wagedispute.handling.team import (
@@ -62,6 +63,13 @@ class NoteIn(BaseModel):
     evidence_ids: list[int] = Field(default_factory=list, max_length=20)
     worker_visible: bool = False
     contacted_worker: bool = False
+
+
+class PauseIn(BaseModel):
+    """Why the clocks wait for the worker (shown to staff; the worker sees a standard message)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
 
 
 def member() -> Actor:
@@ -171,6 +179,42 @@ def note(number: str) -> ResponseReturnValue:
         contacted_worker=body.contacted_worker,
     )
     return jsonify(event_out(event).model_dump(mode="json")), 201
+
+
+@blueprint.post("/cases/<number>/pause")
+@documented(
+    "POST",
+    "/api/v1/team/cases/{number}/pause",
+    "等待工人补充材料或答复时暂停办理时限（须填写原因；工人进度中可见）",
+    tag="处置小组",
+    request_model=PauseIn,
+    response_model=StaffCaseOut,
+    errors={
+        409: ("没有正在计算的时限，或已暂停", ["clock_not_running", "clock_already_paused"]),
+        422: ("未填写原因", ["reason_required"]),
+    },
+    parameters=[NUMBER_PARAM],
+)
+def pause(number: str) -> ResponseReturnValue:
+    """Pause the case's clocks while waiting for the worker."""
+    actor = member()
+    body = parse_body(PauseIn)
+    return jsonify(case_out(pause_case_clocks(actor, number, body.reason)))
+
+
+@blueprint.post("/cases/<number>/resume")
+@documented(
+    "POST",
+    "/api/v1/team/cases/{number}/resume",
+    "恢复办理时限（各时限顺延暂停的时长）",
+    tag="处置小组",
+    response_model=StaffCaseOut,
+    errors={409: ("时限未暂停", ["clock_not_paused"])},
+    parameters=[NUMBER_PARAM],
+)
+def resume(number: str) -> ResponseReturnValue:
+    """Restart the case's clocks."""
+    return jsonify(case_out(resume_case_clocks(member(), number)))
 
 
 @blueprint.post("/cases/<number>/evidence")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from wagedispute.access.actors import Actor
-from wagedispute.cases.clocks import WITH_TEAM, db_now
+from wagedispute.cases.clocks import WITH_TEAM, breached_clause, db_now
 from wagedispute.cases.lifecycle import StepRequest, apply_transition
 from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import Case, CaseStatus, DisposalTeam, Urgency
@@ -48,8 +48,7 @@ def auto_dispatch_overdue_critical(now: datetime | None = None) -> list[int]:
             Case.status == CaseStatus.RECEIVED,
             Case.urgency_suggested == Urgency.CRITICAL,
             Case.urgency_confirmed.is_(None),
-            Case.clock_paused_at.is_(None),
-            Case.dispatch_due_at < now,
+            breached_clause("dispatch", now),
         )
         .order_by(Case.dispatch_due_at, Case.id)
     ).all()

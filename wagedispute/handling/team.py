@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
+from wagedispute.cases.clocks import record_contact
 from wagedispute.cases.lifecycle import PAID_OUTCOMES, StepRequest, transition_case
 from wagedispute.handling.foreman import urgency_rank
 from wagedispute.intake.complaints import get_case_by_number
@@ -141,8 +142,7 @@ def add_note(
         data: dict[str, Any] = {"text": text, "evidence_ids": ids}
         if contacted_worker:
             data["contacted_worker"] = True
-            if case.first_contact_at is None:
-                case.first_contact_at = now
+            if record_contact(case, now):
                 data["first_contact"] = True
         if worker_visible:
             # The worker's timeline shows ``message``; internal notes never get one.
