@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from wagedispute.platform.database import db
-from wagedispute.platform.errors import DomainError, ServiceUnavailable
+from wagedispute.platform.errors import DomainError, InvalidInput, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,92 @@ HTTP_MESSAGES = {
 }
 
 
+# Chinese wording for pydantic's built-in error types; our own validators raise
+# ``PydanticCustomError`` with a Chinese message, which is kept as it is.
+FIELD_MESSAGES = {
+    "missing": "此项为必填项",
+    "string_too_short": "此项不能为空",
+    "string_too_long": "内容过长（最多 {max_length} 个字）",
+    "string_type": "请填写文字",
+    "string_pattern_mismatch": "格式不正确",
+    "int_parsing": "请填写整数",
+    "int_type": "请填写整数",
+    "int_from_float": "请填写整数",
+    "float_parsing": "请填写数字",
+    "float_type": "请填写数字",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "不能大于 {le}",
+    "date_parsing": "日期格式应为 年-月-日",
+    "date_from_datetime_parsing": "日期格式应为 年-月-日",
+    "date_from_datetime_inexact": "日期格式应为 年-月-日",
+    "date_type": "日期格式应为 年-月-日",
+    "datetime_parsing": "时间格式有误",
+    "datetime_from_date_parsing": "时间格式有误",
+    "datetime_type": "时间格式有误",
+    "literal_error": "请从选项中选择",
+    "enum": "请从选项中选择",
+    "bool_parsing": "请选择是或否",
+    "bool_type": "请选择是或否",
+    "list_type": "格式有误",
+    "dict_type": "格式有误",
+    "too_short": "至少填写 {min_length} 项",
+    "too_long": "最多填写 {max_length} 项",
+    "extra_forbidden": "不支持的字段",
+    "model_type": "格式有误",
+    "model_attributes_type": "格式有误",
+}
+# Anything else (a plain ValueError from a validator, a type we have no wording for).
+FALLBACK_FIELD_MESSAGE = "填写内容有误"
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """The 422 ``details``: one ``{field, problem, message}`` per problem, message in Chinese.
+
+    The one shape for the JSON APIs, the H5 form and the console: ``field`` is the dotted path
+    (``employers.0.uscc``), ``problem`` pydantic's error type, ``message`` what to tell people.
+    """
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        problems.append(
+            {
+                "field": ".".join(str(part) for part in err["loc"]),
+                "problem": err["type"],
+                "message": _field_message(err),
+            }
+        )
+    return problems
+
+
+def _field_message(err: Any) -> str:
+    # Bounds read as people write them: 0, not 0.0.
+    ctx = {
+        key: int(value) if isinstance(value, float) and value.is_integer() else value
+        for key, value in (err.get("ctx") or {}).items()
+    }
+    template = FIELD_MESSAGES.get(err["type"])
+    if err["type"] == "string_too_short" and ctx.get("min_length", 1) > 1:
+        template = "至少填写 {min_length} 个字"
+    if template is not None:
+        return template.format(**ctx)
+    message = str(err["msg"])
+    return message if any("\u4e00" <= ch <= "\u9fff" for ch in message) else FALLBACK_FIELD_MESSAGE
+
+
 def error_response(
     code: str, message: str, status: int, details: Any = None
 ) -> ResponseReturnValue:
-    """The JSON body and status of every error."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return jsonify(error=body), status
+    """The JSON body and status of every error; ``details`` is ``{}`` when there is nothing to say.
+
+    A 429 says when to come back (``Retry-After``, seconds).
+    """
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    headers: dict[str, str] = {}
+    if status == 429:
+        wait = body["details"].get("retry_after_seconds") if isinstance(details, dict) else None
+        headers["Retry-After"] = str(int(wait or 60))
+    return jsonify(error=body), status, headers
 
 
 def register(app: Flask) -> None:
@@ -51,11 +129,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def validation_error(exc: ValidationError) -> ResponseReturnValue:
-        details = [
-            {"field": ".".join(str(part) for part in err["loc"]), "problem": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        return error_response("invalid_input", "提交的内容有误，请检查后重试", 422, details)
+        invalid = InvalidInput(details=field_errors(exc))
+        return error_response(invalid.code, invalid.message, invalid.status, invalid.details)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:

@@ -88,7 +88,7 @@ class Role(LabelledEnum):
 
     COMPLAINANT = "complainant", "投诉工人"
     FOREMAN = "foreman", "工长"
-    TEAM_MEMBER = "team_member", "处置小组"
+    TEAM_MEMBER = "team_member", "处置小组成员"
     STAFF = "staff", "信访局"
     SYSTEM = "system", "系统"
     IMPORT = "import", "外部导入"
@@ -177,7 +177,10 @@ class CalendarDayKind(LabelledEnum):
 
 
 class NationalConclusion(LabelledEnum):
-    """核处结论: the ten reply classes of the 全国根治欠薪线索反映平台 (docs/national-platform.md)."""
+    """核处结论: the ten reply classes of the national wage-arrears platform.
+
+    The 全国根治欠薪线索反映平台; see docs/national-platform.md.
+    """
 
     PAID_IN_FULL = "01", "已全额支付"
     PAID_IN_PART = "02", "已部分支付"
