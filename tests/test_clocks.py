@@ -15,7 +15,6 @@ from wagedispute.cases import clocks
 from wagedispute.cases.clocks import (
     add_working_days,
     apply_clocks,
-    db_now,
     deadline,
     escalate_breaches,
     is_working_day,
@@ -30,6 +29,7 @@ from wagedispute.handling.dispatch import auto_dispatch_overdue_critical, sugges
 from wagedispute.models import Case, CaseEvent, CaseStatus, Outbox, Role, Urgency
 from wagedispute.platform.database import db
 from wagedispute.platform.errors import Conflict, InvalidInput
+from wagedispute.platform.timekeeping import db_now
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

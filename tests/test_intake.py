@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from PIL import Image
 from pydantic import ValidationError
 
+from handlers.errors import field_errors
 from wagedispute.access.actors import Actor
 from wagedispute.cases.evidence import store_evidence
 from wagedispute.cases.grouping import match_keys, normalise_name
-from wagedispute.intake.submission import ComplaintIn, field_errors, submit_complaint
+from wagedispute.intake.submission import ComplaintIn, submit_complaint
 from wagedispute.intake.triage import (
     TriageFacts,
     load_rules,

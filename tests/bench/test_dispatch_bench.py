@@ -60,7 +60,7 @@ def open_received_cases(deployment: Stack, count: int) -> list[tuple[int, Assign
                 amount_owed_fen=1_200_000,
                 description="拖欠三个月工资",
             )
-            case.number = next_case_number(db.session, "YT", utcnow(), "Asia/Shanghai")
+            case.number = next_case_number(db.session, "YT", utcnow())
             open_case(case, Actor(Role.FOREMAN, pair.foreman_id))
             opened.append((case, pair))
             if index % 200 == 199 or index == count - 1:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from wagedispute.models import Alert, Letter
 from wagedispute.platform.database import db, utcnow
-from wagedispute.supervision.daily_check import local_today
+from wagedispute.platform.timekeeping import district_today
 
 
 def test_issue_a_supervision_letter_and_download_its_pdf(
@@ -29,7 +29,7 @@ def test_issue_a_supervision_letter_and_download_its_pdf(
     page.click("form.letter button[type=submit]")
     page.wait_for_selector("[data-letter-number]")
     number = page.locator("[data-letter-number]").inner_text()
-    assert number == f"盐信督〔{local_today().year}〕1号"
+    assert number == f"盐信督〔{district_today().year}〕1号"
 
     with page.expect_download() as download_info:
         page.click("a.download")
@@ -58,7 +58,7 @@ def test_upload_an_import_file_and_see_the_alert(
     sample = tmp_path / "records.csv"
     sample.write_text(
         "渠道,收到日期,工地名称,用工单位名称,统一社会信用代码,所属街道,涉及人数,欠薪金额（元）,反映内容摘要\n"
-        f"信访,{local_today().isoformat()},东港工地,深圳市东港建设有限公司,,沙头角,6,90000,"
+        f"信访,{district_today().isoformat()},东港工地,深圳市东港建设有限公司,,沙头角,6,90000,"
         "反映春节前工资未结清\n",
         encoding="utf-8",
     )

@@ -72,7 +72,7 @@ def open_cases(app: Flask, count: int) -> list[tuple[int, Assignment]]:
                 amount_owed_fen=1_200_000,
                 description="拖欠三个月工资",
             )
-            case.number = next_case_number(db.session, "YT", utcnow(), "Asia/Shanghai")
+            case.number = next_case_number(db.session, "YT", utcnow())
             open_case(case, Actor(Role.FOREMAN, pair.foreman_id))
             db.session.commit()
             opened.append((case.id, pair))

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from wagedispute.access.actors import Actor, get_case_for
-from wagedispute.cases.clocks import apply_clocks, db_now
+from wagedispute.cases.clocks import apply_clocks
 from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import (
     OPEN_STATUSES,
@@ -17,12 +17,14 @@ from wagedispute.models import (
     CaseEvent,
     CaseStatus,
     DisposalTeam,
+    EventKind,
     Outcome,
     Role,
     Urgency,
 )
 from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import Forbidden, InvalidInput, InvalidTransition
+from wagedispute.platform.timekeeping import db_now
 
 S = CaseStatus
 R = Role
@@ -102,7 +104,7 @@ def apply_transition(
     event_data = _apply_step(case, from_status, to_status, actor, request)
     event = CaseEvent(
         case_id=case.id,
-        kind="status",
+        kind=EventKind.STATUS,
         from_status=from_status,
         to_status=to_status,
         actor_role=actor.role,
@@ -217,7 +219,7 @@ def open_case(case: Case, actor: Actor, *, event_data: dict[str, Any] | None = N
     apply_clocks(case, S.RECEIVED, db_now())
     event = CaseEvent(
         case_id=case.id,
-        kind="status",
+        kind=EventKind.STATUS,
         from_status=None,
         to_status=S.RECEIVED,
         actor_role=actor.role,

@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from wagedispute.access.actors import Actor
-from wagedispute.cases.clocks import WITH_TEAM, breached_clause, db_now
+from wagedispute.cases.clocks import WITH_TEAM, breached_clause
 from wagedispute.cases.lifecycle import StepRequest, apply_transition
 from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import Case, CaseStatus, DisposalTeam, Urgency
 from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import DomainError
+from wagedispute.platform.timekeeping import db_now
 
 log = logging.getLogger(__name__)
 

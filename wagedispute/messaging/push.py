@@ -19,6 +19,7 @@ from wagedispute.models import (
     Case,
     CaseEvent,
     Complainant,
+    EventKind,
     Outbox,
     OutboxState,
     Role,
@@ -217,7 +218,7 @@ def _record_worker_message(message: dict[str, Any]) -> bool:
     db.session.add(
         CaseEvent(
             case_id=case.id,
-            kind="worker_message",
+            kind=EventKind.WORKER_MESSAGE,
             actor_role=Role.COMPLAINANT,
             actor_id=complainant.id,
             data={"text": text, "msg_id": str(message.get("MsgId") or "")},

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
-from wagedispute.models import OPEN_STATUSES, Case, CaseEvent, DailyCheck, Role
+from wagedispute.models import OPEN_STATUSES, Case, CaseEvent, DailyCheck, EventKind, Role
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.timekeeping import district_midnight, district_today
 
 # An open case with no event for this many days is "stale" and comes back every day.
 STALE_DAYS = 7
@@ -22,7 +21,7 @@ NEW_WINDOW_DAYS = 7
 QUEUE_LIMIT = 500
 
 # The bureau's own acts on a case are not news for the next day's check.
-BUREAU_EVENT_KINDS = ("check", "letter")
+BUREAU_EVENT_KINDS = (EventKind.CHECK, EventKind.LETTER)
 
 REASON_LABELS = {"new": "新案件", "changed": "有变化", "stale": "久未推进"}
 
@@ -48,24 +47,13 @@ def require_staff_actor(actor: Actor) -> None:
         raise NotFound()
 
 
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in the district's time zone."""
-    now = now or utcnow()
-    return now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
-
-
-def local_midnight(day: date) -> datetime:
-    """The start of a local calendar day, as an aware datetime."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
-
-
 def daily_queue(
     actor: Actor, *, now: datetime | None = None, stale_days: int = STALE_DAYS
 ) -> list[QueueItem]:
     """The cases in the actor's scope waiting for today's check: new, changed or stale."""
     require_staff_actor(actor)
     now = now or utcnow()
-    today_start = local_midnight(local_today(now))
+    today_start = district_midnight(district_today(now))
     last_check = (
         sa.select(DailyCheck.case_id, sa.func.max(DailyCheck.checked_at).label("at"))
         .group_by(DailyCheck.case_id)
@@ -129,7 +117,7 @@ def check_case(
         check = DailyCheck(
             case_id=case.id,
             staff_id=actor.id,
-            checked_on=local_today(now),
+            checked_on=district_today(now),
             checked_at=now,
             note=note,
         )
@@ -139,7 +127,7 @@ def check_case(
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="check",
+                kind=EventKind.CHECK,
                 actor_role=Role.STAFF,
                 actor_id=actor.id,
                 data={"daily_check_id": check.id, "note": note}
@@ -155,7 +143,7 @@ def check_case(
 def list_daily_checks(actor: Actor, day: date | None = None) -> list[DailyCheck]:
     """The checks made on a day (default today) on cases the actor may see."""
     require_staff_actor(actor)
-    day = day or local_today()
+    day = day or district_today()
     return list(
         db.session.scalars(
             sa.select(DailyCheck)
