@@ -33,6 +33,12 @@ def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     from handlers import console_supervision
 
     app.register_blueprint(console_supervision.blueprint)
+    from handlers import console_calendar, console_national, console_reception, reception_api
+
+    app.register_blueprint(console_calendar.blueprint)
+    app.register_blueprint(console_reception.blueprint)
+    app.register_blueprint(console_national.blueprint)
+    app.register_blueprint(reception_api.blueprint)
     from handlers import h5, miniprogram, openapi, phone_intake
 
     app.register_blueprint(miniprogram.blueprint)

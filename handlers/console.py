@@ -110,6 +110,9 @@ NAV = [
     ("weekly", "周反馈", "console_supervision.weekly", "/console/weekly"),
     ("letters", "督办函件", "console_supervision.letters", "/console/letters"),
     ("warnings", "预警", "console_supervision.warnings", "/console/warnings"),
+    ("reception", "周四接访", "console_reception.index", "/console/reception"),
+    ("national", "国家平台", "console_national.index", "/console/national"),
+    ("calendar", "工作日历", "console_calendar.index", "/console/calendar"),
     ("manage", "管理", "console.manage", "/console/manage"),
     ("exports", "导出", "console_supervision.exports", "/console/exports"),
 ]

@@ -18,7 +18,7 @@ from wagedispute.models import AlertKind, CaseStatus, LetterKind, LetterStatus, 
 from wagedispute.platform.errors import Conflict, InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_today
 from wagedispute.supervision import alerts as alert_service
-from wagedispute.supervision import channel_imports, tasks, weekly_packs
+from wagedispute.supervision import channel_imports, reception, tasks, weekly_packs
 from wagedispute.supervision import daily_check as supervision
 from wagedispute.supervision import letters as letter_service
 
@@ -76,6 +76,7 @@ def daily(actor: Actor) -> ResponseReturnValue:
         checks=supervision.list_daily_checks(actor),
         today=district_today(),
         stale_days=supervision.STALE_DAYS,
+        promises=reception.promises_due(actor),
     )
 
 
@@ -390,7 +391,12 @@ def task_page(actor: Actor, task_id: int) -> ResponseReturnValue:
     running = task.status.value in {"queued", "running"}
     page = render_template(
         "console/supervision/task.html",
-        nav={"import": "warnings", "weekly_packs": "weekly", "export": "exports"}.get(task.kind),
+        nav={
+            "import": "warnings",
+            "national_import": "national",
+            "weekly_packs": "weekly",
+            "export": "exports",
+        }.get(task.kind),
         task=task,
         kind_label=tasks.TASK_KINDS.get(task.kind, task.kind),
         running=running,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 07:07:20.910290
+Create Date: 2026-12-05 07:21:16.513741
 
 """
 from alembic import op
@@ -87,6 +87,7 @@ def upgrade():
     sa.Column('title', sa.String(length=160), nullable=False),
     sa.Column('street_id', sa.Integer(), nullable=True),
     sa.Column('case_count', sa.Integer(), nullable=False),
+    sa.Column('complainants_total', sa.Integer(), nullable=False),
     sa.Column('workers_total', sa.Integer(), nullable=False),
     sa.Column('amount_total_fen', sa.BigInteger(), nullable=False),
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
@@ -121,8 +122,6 @@ def upgrade():
     sa.Column('role', sa.Enum('district_admin', 'district_supervisor', 'street_staff', name='staffrole', native_enum=False, length=32), nullable=False),
     sa.Column('street_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('failed_sign_ins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
@@ -187,6 +186,15 @@ def upgrade():
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_background_tasks_street_id_streets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_background_tasks'))
     )
+    op.create_table('calendar_years',
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('notice', sa.String(length=200), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['updated_by'], ['staff_accounts.id'], name=op.f('fk_calendar_years_updated_by_staff_accounts')),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_years'))
+    )
     op.create_table('indicator_targets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -209,6 +217,7 @@ def upgrade():
     sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('wxacode_png', sa.LargeBinary(), nullable=True),
+    sa.Column('notice', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['foreman_id'], ['foremen.id'], name=op.f('fk_qr_codes_foreman_id_foremen')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qr_codes')),
     sa.UniqueConstraint('token', name=op.f('uq_qr_codes_token'))
@@ -216,6 +225,19 @@ def upgrade():
     with op.batch_alter_table('qr_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_qr_codes_foreman_id'), ['foreman_id'], unique=False)
 
+    op.create_table('reception_days',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('leader_name', sa.String(length=32), nullable=False),
+    sa.Column('leader_title', sa.String(length=64), nullable=False),
+    sa.Column('place', sa.String(length=128), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_accounts.id'], name=op.f('fk_reception_days_created_by_staff_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reception_days')),
+    sa.UniqueConstraint('day', name=op.f('uq_reception_days_day'))
+    )
     op.create_table('team_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('team_id', sa.Integer(), nullable=False),
@@ -245,11 +267,22 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_binding_codes')),
     sa.UniqueConstraint('code_hash', name=op.f('uq_binding_codes_code_hash'))
     )
+    op.create_table('calendar_days',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('holiday', 'workday', name='calendardaykind', native_enum=False, length=32), nullable=False),
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['year'], ['calendar_years.year'], name=op.f('fk_calendar_days_year_calendar_years')),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_calendar_days'))
+    )
+    with op.batch_alter_table('calendar_days', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_calendar_days_year'), ['year'], unique=False)
+
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
     sa.Column('status', sa.Enum('received', 'dispatched', 'accepted', 'in_progress', 'returned', 'resolved', 'closed', 'reopened', 'rejected', 'withdrawn', name='casestatus', native_enum=False, length=32), nullable=False),
-    sa.Column('channel', sa.Enum('miniprogram', 'web', 'phone', 'import', name='channel', native_enum=False, length=32), nullable=False),
+    sa.Column('channel', sa.Enum('miniprogram', 'web', 'phone', 'import', 'national_platform', name='channel', native_enum=False, length=32), nullable=False),
     sa.Column('foreman_id', sa.Integer(), nullable=True),
     sa.Column('street_id', sa.Integer(), nullable=False),
     sa.Column('qr_code_id', sa.Integer(), nullable=True),
@@ -272,6 +305,9 @@ def upgrade():
     sa.Column('urgency_reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('urgency_confirmed', sa.Enum('critical', 'urgent', 'normal', name='urgency', native_enum=False, length=32), nullable=True),
     sa.Column('access_code_hash', sa.String(length=64), nullable=True),
+    sa.Column('access_code_encrypted', sa.Text(), nullable=True),
+    sa.Column('intake_flags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.Enum('paid_in_full', 'paid_in_part', 'instalment_plan', 'transferred_inspection', 'transferred_arbitration', 'transferred_court', 'unsubstantiated', name='outcome', native_enum=False, length=32), nullable=True),
     sa.Column('outcome_data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('flagged_to_bureau', sa.Boolean(), nullable=False),
@@ -289,10 +325,13 @@ def upgrade():
     sa.Column('clock_paused_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('escalation_level', sa.Integer(), nullable=False),
     sa.Column('escalation_clock', sa.String(length=16), nullable=True),
+    sa.Column('followup_call_due_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('followup_called_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint('amount_owed_fen >= 0', name=op.f('ck_cases_amount_not_negative')),
     sa.CheckConstraint('workers_affected >= 1', name=op.f('ck_cases_workers_positive')),
     sa.ForeignKeyConstraint(['complainant_id'], ['complainants.id'], name=op.f('fk_cases_complainant_id_complainants')),
+    sa.ForeignKeyConstraint(['duplicate_of_id'], ['cases.id'], name=op.f('fk_cases_duplicate_of_id_cases')),
     sa.ForeignKeyConstraint(['foreman_id'], ['foremen.id'], name=op.f('fk_cases_foreman_id_foremen')),
     sa.ForeignKeyConstraint(['group_id'], ['dispute_groups.id'], name=op.f('fk_cases_group_id_dispute_groups')),
     sa.ForeignKeyConstraint(['qr_code_id'], ['qr_codes.id'], name=op.f('fk_cases_qr_code_id_qr_codes')),
@@ -305,6 +344,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_complainant_id'), ['complainant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_dispatch_due_at'), ['dispatch_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_followup_call_due_at'), ['followup_call_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_foreman_id'), ['foreman_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_group_id'), ['group_id'], unique=False)
         batch_op.create_index('ix_cases_resolved_at', ['resolved_at'], unique=False)
@@ -346,7 +386,7 @@ def upgrade():
     op.create_table('case_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.Enum('status', 'urgency', 'group', 'referral', 'evidence', 'note', 'clock_paused', 'clock_resumed', 'breach', 'worker_message', 'rating', 'check', 'letter', 'letter_reply', 'followup_call', 'followup_call_made', 'followup_call_missed', 'access_code_resent', 'reception_booked', 'reception_cancelled', 'reception', 'reception_promise_kept', 'national_lead', name='eventkind', native_enum=False, length=32), nullable=False),
     sa.Column('from_status', sa.Enum('received', 'dispatched', 'accepted', 'in_progress', 'returned', 'resolved', 'closed', 'reopened', 'rejected', 'withdrawn', name='casestatus', native_enum=False, length=32), nullable=True),
     sa.Column('to_status', sa.Enum('received', 'dispatched', 'accepted', 'in_progress', 'returned', 'resolved', 'closed', 'reopened', 'rejected', 'withdrawn', name='casestatus', native_enum=False, length=32), nullable=True),
     sa.Column('actor_role', sa.Enum('complainant', 'foreman', 'team_member', 'staff', 'system', 'import', name='role', native_enum=False, length=32), nullable=False),
@@ -436,6 +476,30 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_letters_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_letters_street_status', ['street_id', 'status'], unique=False)
 
+    op.create_table('national_leads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lead_number', sa.String(length=64), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('merged_into_existing', sa.Boolean(), nullable=False),
+    sa.Column('reported_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reply_due_on', sa.Date(), nullable=True),
+    sa.Column('fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('imported_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('conclusion', sa.Enum('01', '02', '03', '04', '05', '06', '07', '08', '09', '10', name='nationalconclusion', native_enum=False, length=32), nullable=True),
+    sa.Column('conclusion_note', sa.Text(), nullable=False),
+    sa.Column('concluded_by', sa.Integer(), nullable=True),
+    sa.Column('concluded_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('exported_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_national_leads_case_id_cases')),
+    sa.ForeignKeyConstraint(['concluded_by'], ['staff_accounts.id'], name=op.f('fk_national_leads_concluded_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['task_id'], ['background_tasks.id'], name=op.f('fk_national_leads_task_id_background_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_national_leads')),
+    sa.UniqueConstraint('lead_number', name=op.f('uq_national_leads_lead_number'))
+    )
+    with op.batch_alter_table('national_leads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_national_leads_case_id'), ['case_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('topic', sa.String(length=64), nullable=False),
@@ -472,12 +536,32 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_pii_access_logs_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pii_access_logs_staff_id'), ['staff_id'], unique=False)
 
+    op.create_table('reception_slots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reception_day_id', sa.Integer(), nullable=False),
+    sa.Column('starts_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('booked_by_role', sa.Enum('complainant', 'foreman', 'team_member', 'staff', 'system', 'import', name='role', native_enum=False, length=32), nullable=True),
+    sa.Column('booked_by_id', sa.Integer(), nullable=True),
+    sa.Column('booked_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('booking_note', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_reception_slots_case_id_cases')),
+    sa.ForeignKeyConstraint(['reception_day_id'], ['reception_days.id'], name=op.f('fk_reception_slots_reception_day_id_reception_days')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reception_slots')),
+    sa.UniqueConstraint('reception_day_id', 'starts_at', name=op.f('uq_reception_slots_reception_day_id'))
+    )
+    with op.batch_alter_table('reception_slots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reception_slots_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reception_slots_reception_day_id'), ['reception_day_id'], unique=False)
+
     op.create_table('deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=160), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('event_id', sa.Integer(), nullable=True),
     sa.Column('recipient_role', sa.Enum('complainant', 'foreman', 'team_member', 'staff', 'system', 'import', name='role', native_enum=False, length=32), nullable=False),
+    sa.Column('channel', sa.Enum('wechat', 'sms', name='messagechannel', native_enum=False, length=32), nullable=False),
     sa.Column('recipient_openid', sa.String(length=64), nullable=True),
     sa.Column('template', sa.String(length=64), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
@@ -494,15 +578,52 @@ def upgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deliveries_case_id'), ['case_id'], unique=False)
 
+    op.create_table('reception_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reception_day_id', sa.Integer(), nullable=False),
+    sa.Column('slot_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('received_by', sa.String(length=64), nullable=False),
+    sa.Column('visitors', sa.String(length=200), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('promise', sa.Text(), nullable=False),
+    sa.Column('promise_due_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('promise_kept_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('promise_kept_note', sa.Text(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_reception_records_case_id_cases')),
+    sa.ForeignKeyConstraint(['reception_day_id'], ['reception_days.id'], name=op.f('fk_reception_records_reception_day_id_reception_days')),
+    sa.ForeignKeyConstraint(['recorded_by'], ['staff_accounts.id'], name=op.f('fk_reception_records_recorded_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['slot_id'], ['reception_slots.id'], name=op.f('fk_reception_records_slot_id_reception_slots')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reception_records')),
+    sa.UniqueConstraint('slot_id', name=op.f('uq_reception_records_slot_id'))
+    )
+    with op.batch_alter_table('reception_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reception_records_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reception_records_promise_due_at'), ['promise_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reception_records_reception_day_id'), ['reception_day_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('reception_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reception_records_reception_day_id'))
+        batch_op.drop_index(batch_op.f('ix_reception_records_promise_due_at'))
+        batch_op.drop_index(batch_op.f('ix_reception_records_case_id'))
+
+    op.drop_table('reception_records')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_case_id'))
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('reception_slots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reception_slots_reception_day_id'))
+        batch_op.drop_index(batch_op.f('ix_reception_slots_case_id'))
+
+    op.drop_table('reception_slots')
     with op.batch_alter_table('pii_access_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pii_access_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_pii_access_logs_case_id'))
@@ -513,6 +634,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('national_leads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_national_leads_case_id'))
+
+    op.drop_table('national_leads')
     with op.batch_alter_table('letters', schema=None) as batch_op:
         batch_op.drop_index('ix_letters_street_status')
         batch_op.drop_index(batch_op.f('ix_letters_case_id'))
@@ -549,21 +674,28 @@ def downgrade():
         batch_op.drop_index('ix_cases_resolved_at')
         batch_op.drop_index(batch_op.f('ix_cases_group_id'))
         batch_op.drop_index(batch_op.f('ix_cases_foreman_id'))
+        batch_op.drop_index(batch_op.f('ix_cases_followup_call_due_at'))
         batch_op.drop_index(batch_op.f('ix_cases_dispatch_due_at'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))
         batch_op.drop_index(batch_op.f('ix_cases_complainant_id'))
 
     op.drop_table('cases')
+    with op.batch_alter_table('calendar_days', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_calendar_days_year'))
+
+    op.drop_table('calendar_days')
     op.drop_table('binding_codes')
     with op.batch_alter_table('team_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_team_members_team_id'))
 
     op.drop_table('team_members')
+    op.drop_table('reception_days')
     with op.batch_alter_table('qr_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qr_codes_foreman_id'))
 
     op.drop_table('qr_codes')
     op.drop_table('indicator_targets')
+    op.drop_table('calendar_years')
     op.drop_table('background_tasks')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alerts_street_id'))

@@ -1,5 +1,13 @@
 """The data of the domain: tables, invariants and small derived properties, no I/O."""
 
+from wagedispute.models.bureau import (
+    CalendarDay,
+    CalendarYear,
+    NationalLead,
+    ReceptionDay,
+    ReceptionRecord,
+    ReceptionSlot,
+)
 from wagedispute.models.cases import (
     Case,
     CaseEvent,
@@ -11,9 +19,13 @@ from wagedispute.models.cases import (
 from wagedispute.models.console import IndicatorTarget, PiiAccessLog
 from wagedispute.models.enums import (
     OPEN_STATUSES,
+    CalendarDayKind,
     CaseStatus,
     Channel,
     DeliveryState,
+    EventKind,
+    MessageChannel,
+    NationalConclusion,
     OutboxState,
     Outcome,
     QrStatus,
@@ -47,6 +59,14 @@ from wagedispute.models.supervision import (
 )
 
 __all__ = [
+    "CalendarDay",
+    "CalendarDayKind",
+    "CalendarYear",
+    "NationalConclusion",
+    "NationalLead",
+    "ReceptionDay",
+    "ReceptionRecord",
+    "ReceptionSlot",
     "OPEN_STATUSES",
     "Alert",
     "AlertKind",
@@ -62,6 +82,8 @@ __all__ = [
     "DailyCheck",
     "Delivery",
     "DeliveryState",
+    "EventKind",
+    "MessageChannel",
     "DisposalTeam",
     "DisputeGroup",
     "Evidence",
