@@ -71,8 +71,15 @@ def complainant():
     "POST",
     "/api/v1/complaints/{number}/confirm",
     "确认处置结果（结案），可同时评分",
+    tag="工人",
     request_model=ConfirmIn,
     response_model=FollowupCaseOut,
+    errors={
+        409: (
+            "案件当前不是“已办结待确认”，或已评价过",
+            ["invalid_transition", "already_rated", "not_resolved"],
+        ),
+    },
     parameters=[NUMBER_PARAM],
 )
 def confirm(number: str) -> ResponseReturnValue:
@@ -88,8 +95,15 @@ def confirm(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/complaints/{number}/dispute",
     "对处置结果有异议（须填写原因）：案件重新打开并转区信访局督办",
+    tag="工人",
     request_model=DisputeIn,
     response_model=FollowupCaseOut,
+    errors={
+        409: (
+            "案件当前不是“已办结待确认”，或已评价过",
+            ["invalid_transition", "already_rated", "not_resolved"],
+        ),
+    },
     parameters=[NUMBER_PARAM],
 )
 def dispute(number: str) -> ResponseReturnValue:
@@ -105,8 +119,16 @@ def dispute(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/complaints/{number}/rating",
     "评价处置工作（1–5分，每件案件一次）",
+    tag="工人",
     request_model=RatingIn,
     response_model=RatingOut,
+    status=201,
+    errors={
+        409: (
+            "案件当前不是“已办结待确认”，或已评价过",
+            ["invalid_transition", "already_rated", "not_resolved"],
+        ),
+    },
     parameters=[NUMBER_PARAM],
 )
 def rating(number: str) -> ResponseReturnValue:

@@ -14,19 +14,22 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.api import current_actor, documented, parse_body
+from handlers.miniprogram import CURSOR_ERRORS, CURSOR_PARAMS, page_args
 from wagedispute.access.binding import sign_in_staff
 from wagedispute.access.tokens import issue_token
 from wagedispute.handling.foreman import (
     CaseDetail,
     QueueItem,
-    active_teams,
     case_detail,
     dispatch_case,
-    foreman_queue,
+    dispatched_cases,
     merge_case,
+    page_foreman_queue,
     reject_case,
     set_urgency,
     split_case,
+    suggested_team_for,
+    team_choices,
 )
 from wagedispute.models import Case, CaseEvent, DisposalTeam, DisputeGroup, Evidence, Role, Urgency
 from wagedispute.platform.ratelimit import check_rate
@@ -77,10 +80,19 @@ class TeamOut(BaseModel):
     street_name: str
 
 
-class TeamListOut(BaseModel):
-    """Teams a case can be dispatched to."""
+class TeamChoiceOut(TeamOut):
+    """A team to dispatch to, with its load and whether WeChat can reach anyone in it."""
 
-    teams: list[TeamOut]
+    open_cases: int = Field(description="在办案件数")
+    notifiable_members: int = Field(
+        description="已绑定微信、能收到分派提醒的成员数；为 0 时分派后须电话通知"
+    )
+
+
+class TeamListOut(BaseModel):
+    """Teams a case can be dispatched to, by street."""
+
+    teams: list[TeamChoiceOut]
 
 
 class GroupOut(BaseModel):
@@ -135,6 +147,14 @@ class QueueOut(BaseModel):
     """The foreman's queue: most urgent first, then oldest first."""
 
     cases: list[QueueItemOut]
+    next_cursor: str | None = Field(description="下一页的 cursor；为空表示没有更多")
+
+
+class DispatchedOut(BaseModel):
+    """The foreman's dispatched cases still being handled, with their clocks."""
+
+    cases: list[StaffCaseOut]
+    next_cursor: str | None = Field(description="下一页的 cursor；为空表示没有更多")
 
 
 class EventOut(BaseModel):
@@ -171,6 +191,12 @@ class StaffCaseDetailOut(StaffCaseOut):
     outcome_data: dict[str, Any]
     events: list[EventOut]
     evidence: list[EvidenceBriefOut]
+
+
+class ForemanCaseDetailOut(StaffCaseDetailOut):
+    """The foreman's view of one case, with the team the system suggests."""
+
+    suggested_team: TeamOut | None
 
 
 class UrgencyIn(BaseModel):
@@ -331,9 +357,20 @@ def foreman() -> Any:
     "POST",
     "/api/v1/staff-session",
     "工长、处置小组成员登录：wx.login 的 code；首次登录另附区信访局发放的一次性绑定码",
+    tag="登录",
     request_model=StaffSessionIn,
     response_model=StaffSessionOut,
     auth=False,
+    errors={
+        401: ("微信登录 code 无效，或该微信尚未绑定", ["wechat_code_invalid", "binding_required"]),
+        403: ("账号已停用", ["account_disabled"]),
+        409: ("该微信已绑定其他人员", ["openid_already_bound"]),
+        422: (
+            "绑定码无效、已使用或已过期",
+            ["binding_code_invalid", "binding_code_used", "binding_code_expired"],
+        ),
+        429: ("请求过于频繁", ["rate_limited", "wechat_rate_limited"]),
+    },
 )
 def staff_session() -> ResponseReturnValue:
     """Exchange a wx.login code (and, once, a binding code) for a bearer token."""
@@ -360,33 +397,78 @@ def staff_session() -> ResponseReturnValue:
     "GET",
     "/api/v1/foreman/queue",
     "待处理线索（新受理、被退回、被重新打开）：特急、紧急、一般，同级按时间先后；含建议紧急程度、理由和建议处置小组",
+    tag="工长",
     response_model=QueueOut,
+    parameters=CURSOR_PARAMS,
+    errors={404: ("非工长身份的令牌", ["not_found"]), **CURSOR_ERRORS},
 )
 def queue() -> ResponseReturnValue:
-    """The foreman's leads, most urgent first."""
-    items = foreman_queue(foreman())
-    return jsonify(cases=[queue_item_out(item) for item in items])
+    """The foreman's leads, most urgent first, a page at a time."""
+    actor = foreman()
+    cursor, limit = page_args()
+    page = page_foreman_queue(actor, cursor, limit)
+    return jsonify(
+        cases=[queue_item_out(item) for item in page.items], next_cursor=page.next_cursor
+    )
+
+
+@blueprint.get("/dispatched")
+@documented(
+    "GET",
+    "/api/v1/foreman/dispatched",
+    "我分派出去、仍在处置或待工人确认的案件：最急的、等得最久的在前，含各时限",
+    tag="工长",
+    response_model=DispatchedOut,
+    parameters=CURSOR_PARAMS,
+    errors={404: ("非工长身份的令牌", ["not_found"]), **CURSOR_ERRORS},
+)
+def dispatched() -> ResponseReturnValue:
+    """Follow what the foreman dispatched."""
+    actor = foreman()
+    cursor, limit = page_args()
+    page = dispatched_cases(actor, cursor, limit)
+    return jsonify(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @blueprint.get("/teams")
-@documented("GET", "/api/v1/foreman/teams", "可分派的处置小组", response_model=TeamListOut)
+@documented(
+    "GET",
+    "/api/v1/foreman/teams",
+    "可分派的处置小组（按街道），含在办案件数和能收到微信提醒的成员数",
+    tag="工长",
+    response_model=TeamListOut,
+    errors={404: ("非工长身份的令牌", ["not_found"])},
+)
 def teams() -> ResponseReturnValue:
-    """Active disposal teams, by street."""
+    """Active disposal teams, by street, with load and reachable members."""
     foreman()
-    return jsonify(teams=[team_out(t).model_dump() for t in active_teams()])
+    out = [
+        TeamChoiceOut(
+            **team_out(choice.team).model_dump(),
+            open_cases=choice.open_cases,
+            notifiable_members=choice.notifiable_members,
+        ).model_dump()
+        for choice in team_choices()
+    ]
+    return jsonify(teams=out)
 
 
 @blueprint.get("/cases/<number>")
 @documented(
     "GET",
     "/api/v1/foreman/cases/{number}",
-    "案件详情（全部记录和证据）",
-    response_model=StaffCaseDetailOut,
+    "案件详情（全部记录和证据，含建议的处置小组）",
+    tag="工长",
+    response_model=ForemanCaseDetailOut,
     parameters=[NUMBER_PARAM],
 )
 def show_case(number: str) -> ResponseReturnValue:
-    """One of the foreman's cases."""
-    return jsonify(detail_out(case_detail(foreman(), number)))
+    """One of the foreman's cases, with the suggested team."""
+    actor = foreman()
+    out = detail_out(case_detail(actor, number))
+    suggested = team_out(suggested_team_for(actor, number))
+    out["suggested_team"] = suggested.model_dump() if suggested else None
+    return jsonify(out)
 
 
 @blueprint.post("/cases/<number>/urgency")
@@ -394,8 +476,13 @@ def show_case(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/foreman/cases/{number}/urgency",
     "确认或调整紧急程度（与系统建议不同须填写原因，记入案件记录）",
+    tag="工长",
     request_model=UrgencyIn,
     response_model=StaffCaseOut,
+    errors={
+        409: ("案件已分派，不能再改紧急程度", ["not_in_triage", "stale_data"]),
+        422: ("与系统建议不同须填写原因", ["reason_required"]),
+    },
     parameters=[NUMBER_PARAM],
 )
 def urgency(number: str) -> ResponseReturnValue:
@@ -410,8 +497,16 @@ def urgency(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/foreman/cases/{number}/dispatch",
     "分派给处置小组（新线索、被退回或重新打开的案件；可同时确认或调整紧急程度）",
+    tag="工长",
     request_model=DispatchIn,
     response_model=StaffCaseOut,
+    errors={
+        409: ("案件当前状态不能分派", ["invalid_transition", "stale_data"]),
+        422: (
+            "处置小组不存在或已停用；改动紧急程度须填写原因",
+            ["team_not_found", "team_required", "reason_required", "urgency_required"],
+        ),
+    },
     parameters=[NUMBER_PARAM],
 )
 def dispatch(number: str) -> ResponseReturnValue:
@@ -434,8 +529,10 @@ def dispatch(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/foreman/cases/{number}/reject",
     "不予受理（须填写原因，可注明建议工人求助的部门）",
+    tag="工长",
     request_model=RejectIn,
     response_model=StaffCaseOut,
+    errors={409: ("案件当前状态不能这样处理", ["invalid_transition", "stale_data"])},
     parameters=[NUMBER_PARAM],
 )
 def reject(number: str) -> ResponseReturnValue:
@@ -450,8 +547,14 @@ def reject(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/foreman/cases/{number}/merge",
     "并入另一案件所在的纠纷组（合计人数、金额随之更新）",
+    tag="工长",
     request_model=MergeIn,
     response_model=GroupOut,
+    errors={
+        404: ("要并入的案件不存在", ["not_found"]),
+        409: ("已在同一纠纷组，或案件已结束", ["already_grouped", "invalid_transition"]),
+        422: ("不能与自身合并", ["same_case"]),
+    },
     parameters=[NUMBER_PARAM],
 )
 def merge(number: str) -> ResponseReturnValue:
@@ -466,7 +569,9 @@ def merge(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/foreman/cases/{number}/split",
     "从纠纷组中拆出，单独成组",
+    tag="工长",
     response_model=GroupOut,
+    errors={409: ("案件本来就单独成组", ["not_grouped", "stale_data"])},
     parameters=[NUMBER_PARAM],
 )
 def split(number: str) -> ResponseReturnValue:

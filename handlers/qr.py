@@ -28,6 +28,8 @@ def _document(kind: str):
         "GET",
         f"/api/v1/qr/{{token}}/{kind}",
         _SUMMARIES[kind],
+        tag="扫码",
+        operation_id="qr_image_" + kind.replace(".", "_"),
         auth=False,
         parameters=[
             {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -38,10 +40,12 @@ def _document(kind: str):
                 "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}},
             },
             "304": {"description": "未修改（If-None-Match 与 ETag 相同）"},
-            "default": {
-                "description": "错误：qr_unknown 404，qr_revoked / qr_foreman_inactive 410",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
+        },
+        errors={
+            404: ("二维码无效或不存在", ["qr_unknown"]),
+            410: ("二维码已停用", ["qr_revoked", "qr_foreman_inactive"]),
+            429: ("请求过于频繁", ["rate_limited"]),
+            503: ("无法生成海报或小程序码", ["poster_unavailable", "wechat_unavailable"]),
         },
     )
 

@@ -6,7 +6,7 @@ so does a token of another role.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,13 @@ from handlers.foreman import (
     event_out,
     evidence_out,
 )
+from handlers.miniprogram import (
+    CURSOR_PARAMS,
+    EVIDENCE_ID_PARAM,
+    FILE_RESPONSE,
+    evidence_download,
+    page_args,
+)
 from wagedispute.access.actors import Actor
 from wagedispute.cases.clocks import pause_case_clocks, resume_case_clocks
 from wagedispute.cases.evidence import store_evidence
@@ -30,10 +37,11 @@ from wagedispute.handling.team import (
     ResolutionIn,
     accept_case,
     add_note,
+    page_team_cases,
     resolve_case,
     return_case,
     start_work,
-    team_cases,
+    team_evidence,
 )
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import CaseStatus, Role
@@ -42,10 +50,21 @@ from wagedispute.platform.errors import InvalidInput
 blueprint = Blueprint("team", __name__, url_prefix="/api/v1/team")
 
 
+RESOLUTION_RULES = (
+    "办结规则：paid_in_full（已全额支付）和 paid_in_part（已部分支付）须有 proof_evidence_ids"
+    "（本案已上传的支付凭证）和 payments（每名工人实收金额，分）；instalment_plan（分期支付）"
+    "须有 instalments；transferred_inspection / transferred_arbitration / transferred_court"
+    "（移交劳动监察、劳动仲裁、法院）可附 transfer_reference；"
+    "unsubstantiated（不属实）须有 summary。"
+)
+TRANSITION_ERRORS = {409: ("案件当前状态不能这样处理", ["invalid_transition", "stale_data"])}
+
+
 class TeamCaseListOut(BaseModel):
     """The team's cases: awaiting acceptance first, then by urgency and age."""
 
     cases: list[StaffCaseOut]
+    next_cursor: str | None = Field(description="下一页的 cursor；为空表示没有更多")
 
 
 class ReturnIn(BaseModel):
@@ -81,25 +100,33 @@ def member() -> Actor:
 @documented(
     "GET",
     "/api/v1/team/cases",
-    "本小组的案件（默认：待接收、已接收、处置中；?status= 可多次指定）",
+    "本小组的案件（默认：待接收、已接收、处置中；?status= 可多次指定；cursor 分页）",
+    tag="处置小组",
     response_model=TeamCaseListOut,
     parameters=[
         {
             "name": "status",
             "in": "query",
             "required": False,
-            "schema": {"type": "array", "items": {"type": "string"}},
-        }
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/CaseStatus"}},
+        },
+        *CURSOR_PARAMS,
     ],
+    errors={
+        404: ("非处置小组成员的令牌", ["not_found"]),
+        422: ("状态或分页参数无效", ["status_invalid", "cursor_invalid"]),
+    },
 )
 def cases() -> ResponseReturnValue:
-    """My team's cases."""
+    """My team's cases, a page at a time."""
     actor = member()
     try:
         statuses = [CaseStatus(s) for s in request.args.getlist("status")]
     except ValueError as exc:
         raise InvalidInput("状态参数无效", code="status_invalid") from exc
-    return jsonify(cases=[case_out(c) for c in team_cases(actor, statuses or None)])
+    cursor, limit = page_args()
+    page = page_team_cases(actor, statuses or None, cursor, limit)
+    return jsonify(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @blueprint.get("/cases/<number>")
@@ -107,6 +134,7 @@ def cases() -> ResponseReturnValue:
     "GET",
     "/api/v1/team/cases/{number}",
     "案件详情（全部记录和证据）",
+    tag="处置小组",
     response_model=StaffCaseDetailOut,
     parameters=[NUMBER_PARAM],
 )
@@ -115,12 +143,29 @@ def show_case(number: str) -> ResponseReturnValue:
     return jsonify(detail_out(case_detail(member(), number)))
 
 
+@blueprint.get("/cases/<number>/evidence/<int:evidence_id>")
+@documented(
+    "GET",
+    "/api/v1/team/cases/{number}/evidence/{evidence_id}",
+    "下载本组案件的一份证据材料（含工人上传的证据；附件）",
+    tag="处置小组",
+    parameters=[NUMBER_PARAM, EVIDENCE_ID_PARAM],
+    errors={404: ("材料不存在或不属于该案件", ["evidence_not_found"])},
+    responses=FILE_RESPONSE,
+)
+def download_evidence(number: str, evidence_id: int) -> Response:
+    """One evidence file of one of the team's cases, as a download."""
+    return evidence_download(team_evidence(member(), number, evidence_id))
+
+
 @blueprint.post("/cases/<number>/accept")
 @documented(
     "POST",
     "/api/v1/team/cases/{number}/accept",
     "接收案件",
+    tag="处置小组",
     response_model=StaffCaseOut,
+    errors=TRANSITION_ERRORS,
     parameters=[NUMBER_PARAM],
 )
 def accept(number: str) -> ResponseReturnValue:
@@ -133,8 +178,10 @@ def accept(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/team/cases/{number}/return",
     "退回工长（须填写原因）",
+    tag="处置小组",
     request_model=ReturnIn,
     response_model=StaffCaseOut,
+    errors=TRANSITION_ERRORS,
     parameters=[NUMBER_PARAM],
 )
 def give_back(number: str) -> ResponseReturnValue:
@@ -149,7 +196,9 @@ def give_back(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/team/cases/{number}/start",
     "开始处置",
+    tag="处置小组",
     response_model=StaffCaseOut,
+    errors=TRANSITION_ERRORS,
     parameters=[NUMBER_PARAM],
 )
 def start(number: str) -> ResponseReturnValue:
@@ -162,8 +211,14 @@ def start(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/team/cases/{number}/notes",
     "记录处置进展（可附本案证据；worker_visible 为真时工人可见；contacted_worker 表示已联系工人）",
+    tag="处置小组",
     request_model=NoteIn,
     response_model=EventOut,
+    status=201,
+    errors={
+        409: ("案件尚未接收或已结束", ["not_in_progress", "stale_data"]),
+        422: ("进展为空，或证据不属于本案", ["note_required", "evidence_not_found"]),
+    },
     parameters=[NUMBER_PARAM],
 )
 def note(number: str) -> ResponseReturnValue:
@@ -222,9 +277,17 @@ def resume(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/team/cases/{number}/evidence",
     "上传处置材料或支付凭证（图片或 PDF；multipart 字段 file，或以文件内容为请求体）",
+    tag="处置小组",
     response_model=EvidenceBriefOut,
+    status=201,
     parameters=[NUMBER_PARAM],
     requestBody=UPLOAD_REQUEST_BODY,
+    errors={
+        409: ("案件已结束", ["case_closed"]),
+        413: ("文件过大：details.max_bytes", ["evidence_too_large"]),
+        415: ("不是 JPG/PNG/WebP/PDF", ["evidence_type_unsupported"]),
+        422: ("没有文件", ["evidence_empty"]),
+    },
 )
 def upload_evidence(number: str) -> ResponseReturnValue:
     """Attach a file (e.g. proof of payment) to one of the team's cases."""
@@ -239,8 +302,24 @@ def upload_evidence(number: str) -> ResponseReturnValue:
     "POST",
     "/api/v1/team/cases/{number}/resolve",
     "办结：全额支付、部分支付、分期支付、移交劳动监察/劳动仲裁/法院、不属实；支付类须附本案支付凭证和每名工人实付金额",
+    tag="处置小组",
     request_model=ResolutionIn,
     response_model=StaffCaseOut,
+    description=RESOLUTION_RULES,
+    errors={
+        409: ("案件当前状态不能办结", ["invalid_transition", "stale_data"]),
+        422: (
+            "办结条件不满足",
+            [
+                "proof_required",
+                "payments_required",
+                "instalments_required",
+                "summary_required",
+                "evidence_not_found",
+                "outcome_required",
+            ],
+        ),
+    },
     parameters=[NUMBER_PARAM],
 )
 def resolve(number: str) -> ResponseReturnValue:

@@ -385,7 +385,11 @@ def test_image_endpoints_are_in_the_openapi_document(app):
     for kind in IMAGE_KINDS:
         operation = paths[f"/api/v1/qr/{{token}}/{kind}"]["get"]
         assert "security" not in operation
-        assert set(operation["responses"]) >= {"200", "default"}
+        assert set(operation["responses"]) >= {"200", "304", "404", "410", "429"}
+        assert operation["responses"]["410"]["x-error-codes"] == [
+            "qr_revoked",
+            "qr_foreman_inactive",
+        ]
 
 
 def test_qr_poster_command_writes_a_pdf(app, demo_qr, cjk_font, tmp_path):

@@ -11,7 +11,7 @@ from wagedispute.access.actors import Actor
 from wagedispute.access.tokens import issue_token
 from wagedispute.models import Complainant, Role
 from wagedispute.platform.database import db
-from wagedispute.platform.wechat import code_to_session
+from wagedispute.platform.wechat import code_to_session, get_phone_number
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +44,13 @@ def sign_in_complainant(js_code: str) -> tuple[str, Actor]:
     actor = Actor(Role.COMPLAINANT, complainant.id)
     log.info("complainant %s signed in", complainant.id)
     return issue_token(actor), actor
+
+
+def verified_mobile(actor: Actor, phone_code: str) -> str:
+    """The mobile number WeChat verified for the signed-in person (``getPhoneNumber`` code).
+
+    Only handed back to that person, to fill in their own form; it is not stored here.
+    """
+    number = get_phone_number(phone_code)
+    log.info("%s %s exchanged a phone code", actor.role.value, actor.id)
+    return number

@@ -11,7 +11,7 @@ from sqlalchemy.orm import defer
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
 from wagedispute.cases.lifecycle import StepRequest, apply_transition
-from wagedispute.handling.dispatch import suggest_team
+from wagedispute.handling.dispatch import TEAM_LOAD_STATUSES, suggest_team
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import (
     Case,
@@ -20,10 +20,12 @@ from wagedispute.models import (
     DisposalTeam,
     DisputeGroup,
     Evidence,
+    TeamMember,
     Urgency,
 )
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, InvalidInput
+from wagedispute.platform.paging import Page, paginate
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,78 @@ def foreman_queue(actor: Actor, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
     return [
         QueueItem(case=case, suggested_team=suggest_team(case), group=case.group) for case in cases
     ]
+
+
+# What the foreman follows after dispatching: in the teams' hands, or resolved awaiting the worker.
+DISPATCHED_STATUSES = (
+    CaseStatus.DISPATCHED,
+    CaseStatus.ACCEPTED,
+    CaseStatus.IN_PROGRESS,
+    CaseStatus.RESOLVED,
+)
+
+
+def page_foreman_queue(
+    actor: Actor, cursor: str | None = None, limit: int | None = None
+) -> Page[QueueItem]:
+    """One page of the foreman's queue, in the order of ``foreman_queue``."""
+    page = paginate(
+        sa.select(Case)
+        .where(case_scope(actor), Case.status.in_(QUEUE_STATUSES))
+        .order_by(urgency_rank(), Case.created_at, Case.id),
+        cursor,
+        limit,
+    )
+    items = [QueueItem(case=c, suggested_team=suggest_team(c), group=c.group) for c in page.items]
+    return Page(items, page.next_cursor)
+
+
+def dispatched_cases(
+    actor: Actor, cursor: str | None = None, limit: int | None = None
+) -> Page[Case]:
+    """The foreman's dispatched cases still being handled: most urgent, then longest waiting."""
+    return paginate(
+        sa.select(Case)
+        .where(case_scope(actor), Case.status.in_(DISPATCHED_STATUSES))
+        .order_by(urgency_rank(), Case.dispatched_at, Case.id),
+        cursor,
+        limit,
+    )
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """A team a foreman may dispatch to, with what makes it a good choice."""
+
+    team: DisposalTeam
+    open_cases: int
+    notifiable_members: int
+
+
+def team_choices() -> list[TeamChoice]:
+    """Active teams with their open load and how many members WeChat can reach."""
+    load = (
+        sa.select(sa.func.count(Case.id))
+        .where(Case.team_id == DisposalTeam.id, Case.status.in_(TEAM_LOAD_STATUSES))
+        .correlate(DisposalTeam)
+        .scalar_subquery()
+    )
+    reachable = (
+        sa.select(sa.func.count(TeamMember.id))
+        .where(
+            TeamMember.team_id == DisposalTeam.id,
+            TeamMember.active,
+            TeamMember.openid.is_not(None),
+        )
+        .correlate(DisposalTeam)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(DisposalTeam, load, reachable)
+        .where(DisposalTeam.active)
+        .order_by(DisposalTeam.street_id, DisposalTeam.name)
+    ).all()
+    return [TeamChoice(team, int(open_), int(members)) for team, open_, members in rows]
 
 
 def case_detail(actor: Actor, number: str) -> CaseDetail:

@@ -16,7 +16,8 @@ from wagedispute.handling.foreman import urgency_rank
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import Case, CaseEvent, CaseStatus, Evidence, Outcome
 from wagedispute.platform.database import db, unit_of_work, utcnow
-from wagedispute.platform.errors import InvalidInput, InvalidTransition
+from wagedispute.platform.errors import InvalidInput, InvalidTransition, NotFound
+from wagedispute.platform.paging import Page, paginate
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +67,40 @@ class ResolutionIn(BaseModel):
     transfer_reference: str | None = Field(default=None, max_length=128)
 
 
-def team_cases(actor: Actor, statuses: list[CaseStatus] | None = None) -> list[Case]:
-    """The cases of the actor's team: awaiting acceptance first, then by urgency and age."""
+def _team_cases_query(actor: Actor, statuses: list[CaseStatus] | None) -> sa.Select[Any]:
     wanted = statuses or list(ACTIVE_STATUSES)
     waiting_first = sa.case((Case.status == CaseStatus.DISPATCHED.value, 0), else_=1)
-    return list(
-        db.session.scalars(
-            sa.select(Case)
-            .where(case_scope(actor), Case.status.in_(wanted))
-            .order_by(waiting_first, urgency_rank(), Case.dispatched_at, Case.id)
-            .limit(500)
-        )
+    return (
+        sa.select(Case)
+        .where(case_scope(actor), Case.status.in_(wanted))
+        .order_by(waiting_first, urgency_rank(), Case.dispatched_at, Case.id)
     )
+
+
+def team_cases(actor: Actor, statuses: list[CaseStatus] | None = None) -> list[Case]:
+    """The cases of the actor's team: awaiting acceptance first, then by urgency and age."""
+    return list(db.session.scalars(_team_cases_query(actor, statuses).limit(500)))
+
+
+def page_team_cases(
+    actor: Actor,
+    statuses: list[CaseStatus] | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[Case]:
+    """One page of the team's cases, in the order of ``team_cases``."""
+    return paginate(_team_cases_query(actor, statuses), cursor, limit)
+
+
+def team_evidence(actor: Actor, number: str, evidence_id: int) -> Evidence:
+    """A file attached to one of the team's cases (the worker's evidence included)."""
+    case = get_case_by_number(actor, number)
+    evidence = db.session.scalars(
+        sa.select(Evidence).where(Evidence.id == evidence_id, Evidence.case_id == case.id)
+    ).one_or_none()
+    if evidence is None:
+        raise NotFound("找不到该材料", code="evidence_not_found")
+    return evidence
 
 
 def accept_case(actor: Actor, number: str) -> Case:

@@ -11,13 +11,23 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import defer
 
 from wagedispute.access.actors import Actor, case_scope
 from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.intake.submission import access_code_hash
-from wagedispute.models import Case, CaseEvent, CaseStatus, Complainant, SubscriptionConsent
+from wagedispute.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Complainant,
+    Evidence,
+    Role,
+    SubscriptionConsent,
+)
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.paging import Page, paginate
 
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 MAX_TEMPLATES = 20
@@ -32,6 +42,12 @@ def list_my_cases(actor: Actor, limit: int = 100) -> list[Case]:
     """The actor's own cases, newest first."""
     stmt = sa.select(Case).where(case_scope(actor)).order_by(Case.created_at.desc(), Case.id.desc())
     return list(db.session.scalars(stmt.limit(limit)))
+
+
+def page_my_cases(actor: Actor, cursor: str | None = None, limit: int | None = None) -> Page[Case]:
+    """One page of the actor's own cases, newest first."""
+    stmt = sa.select(Case).where(case_scope(actor)).order_by(Case.created_at.desc(), Case.id.desc())
+    return paginate(stmt, cursor, limit)
 
 
 def get_case_by_number(actor: Actor, number: str) -> Case:
@@ -91,7 +107,68 @@ def case_detail(case: Case) -> dict[str, Any]:
         "period_end": case.period_end.isoformat() if case.period_end else None,
         "description": case.description,
         "timeline": worker_timeline(case),
+        "resolved_at": _local(case.resolved_at),
+        "outcome": worker_outcome(case),
+        "rating": latest_rating(case),
     }
+
+
+def _proof_ids(case: Case) -> list[int]:
+    return [int(i) for i in (case.outcome_data or {}).get("proof_evidence_ids") or []]
+
+
+def worker_outcome(case: Case) -> dict[str, Any] | None:
+    """How the case was resolved, as the worker reads it: label, summary, amounts and proof."""
+    if case.outcome is None:
+        return None
+    data = dict(case.outcome_data or {})
+    proof = db.session.scalars(
+        sa.select(Evidence)
+        .where(Evidence.case_id == case.id, Evidence.id.in_(_proof_ids(case) or [-1]))
+        .order_by(Evidence.id)
+        .options(defer(Evidence.data))
+    ).all()
+    return {
+        "code": case.outcome.value,
+        "label": data.get("label") or case.outcome.value,
+        "summary": data.get("summary") or "",
+        "amount_paid_fen": data.get("amount_paid_fen"),
+        "payments": list(data.get("payments") or []),
+        "amount_planned_fen": data.get("amount_planned_fen"),
+        "instalments": list(data.get("instalments") or []),
+        "transferred_to": data.get("transferred_to"),
+        "transfer_reference": data.get("transfer_reference"),
+        "proof": [
+            {"id": e.id, "content_type": e.content_type, "size_bytes": e.size_bytes} for e in proof
+        ],
+    }
+
+
+def latest_rating(case: Case) -> dict[str, Any] | None:
+    """The worker's latest rating of the handling, if any."""
+    event = db.session.scalars(
+        sa.select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "rating")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    return {"score": event.data.get("score"), "comment": event.data.get("comment")}
+
+
+def worker_evidence(actor: Actor, number: str, evidence_id: int) -> Evidence:
+    """A file of the worker's own case they may download: their own uploads and the proof."""
+    case = get_case_by_number(actor, number)
+    evidence = db.session.scalars(
+        sa.select(Evidence).where(Evidence.id == evidence_id, Evidence.case_id == case.id)
+    ).one_or_none()
+    own = evidence is not None and (
+        evidence.uploaded_by_role == Role.COMPLAINANT and evidence.uploaded_by_id == actor.id
+    )
+    if evidence is None or not (own or evidence.id in _proof_ids(case)):
+        raise NotFound("找不到该材料", code="evidence_not_found")
+    return evidence
 
 
 def withdraw_complaint(actor: Actor, number: str, reason: str | None = None) -> Case:
