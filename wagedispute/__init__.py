@@ -21,6 +21,7 @@ from flask_migrate import Migrate
 from wagedispute.platform.config import load_settings, sqlite_url
 from wagedispute.platform.database import db
 from wagedispute.platform.pii import PiiVault
+from wagedispute.platform.wechat import check_wechat_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -30,6 +31,7 @@ migrate = Migrate()
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the core app: configuration, database, migrations, Redis, queues and CLI."""
     settings = load_settings(config)
+    check_wechat_settings(settings)
     app = Flask("wagedispute", instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
 
@@ -44,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if database_url.startswith("sqlite"):
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(db.engine, "begin", _sqlite_begin_immediate)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     app.extensions["wagedispute.redis"] = redis.Redis.from_url(
         settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
@@ -91,3 +94,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+    # We emit BEGIN ourselves (below) rather than let pysqlite defer it.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    """SQLite: take the write lock when a transaction begins, so that concurrent writers wait
+    (busy_timeout) instead of failing with "database is locked" when a deferred reader tries to
+    write."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
