@@ -13,6 +13,9 @@ from wagedispute import create_app
 def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The core app plus blueprints and the one JSON error shape."""
     app = create_app(config)
+    from handlers import security
+
+    security.init_app(app)
     from wagedispute.dev import cli
 
     cli.register(app)
@@ -51,6 +54,10 @@ def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(foreman.blueprint)
     app.register_blueprint(team.blueprint)
     app.register_blueprint(followup.blueprint)
-    if app.config.get("BENCH_ENDPOINTS"):
+    from handlers import sessions
+
+    app.register_blueprint(sessions.blueprint)
+    if app.config["BENCH_ENDPOINTS"]:
         app.register_blueprint(miniprogram.bench_blueprint)
+    security.limit_routes(app)
     return app

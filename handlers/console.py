@@ -6,8 +6,10 @@ reuse this module:
 - ``require_staff(*staff_roles) -> Actor`` inside a view: the signed-in staff actor, or a
   redirect to sign-in; a staff role outside ``staff_roles`` answers 404.
 - every POST to a blueprint whose name starts with ``console`` must carry the session's CSRF
-  token (form field ``csrf_token`` or header ``X-CSRF-Token``), else 400 and nothing changes;
-  templates call ``{{ csrf_token() }}``.
+  token (Flask-WTF: form field ``csrf_token`` or header ``X-CSRFToken``), else 400 and nothing
+  changes; templates call ``{{ csrf_token() }}``.
+- sessions are versioned: the cookie carries the account's ``session_version``, and sign-out,
+  a password change or deactivation bumps it, so an old cookie stops working at once.
 - ``use_console_pages(blueprint)`` gives a blueprint the console's HTML error pages.
 - templates extend ``console/base.html`` and fill ``{% block content %}``; set
   ``{% set nav = "daily" %}`` (a key of ``NAV``) to highlight the menu entry.
@@ -15,9 +17,7 @@ reuse this module:
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -38,31 +38,38 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BuildError
 
+from handlers.miniprogram import evidence_download
+from handlers.security import csrf
 from wagedispute.access.actors import Actor
 from wagedispute.access.staff import (
-    STAFF_ROLE_LABELS,
+    MIN_PASSWORD_LENGTH,
+    StaffSession,
+    change_staff_password,
     create_staff_account,
+    end_staff_sessions,
     list_staff_accounts,
-    load_staff_actor,
+    load_staff_session,
     set_staff_active,
-    sign_in_staff,
+    sign_in_bureau_staff,
     staff_display_name,
     staff_role_choices,
 )
-from wagedispute.models import CaseStatus, Channel, Outcome, Role, StaffRole, Urgency
+from wagedispute.handling.followup import followup_calls_for, undelivered_for
+from wagedispute.intake.qrcodes import NOTICE_FIELDS, get_qr_code, site_notice, update_site_notice
+from wagedispute.models import CaseStatus, Channel, Outcome, StaffRole, Urgency
 from wagedispute.platform.database import db
 from wagedispute.platform.errors import DomainError, InvalidInput
+from wagedispute.platform.timekeeping import district_text
 from wagedispute.supervision.casebook import (
     PII_FIELDS,
     CaseFilter,
-    case_detail,
+    bureau_case_detail,
     filter_choices,
     get_evidence_for,
     list_cases,
-    local_zone,
     reveal_pii,
 )
 from wagedispute.supervision.indicators import (
@@ -97,24 +104,28 @@ blueprint = Blueprint(
 
 # A session unused for this long must sign in again.
 IDLE_TIMEOUT = timedelta(hours=8)
+# What a console session cookie holds.
+SESSION_KEYS = ("staff_id", "sv", "staff_name", "seen")
+# Pages an account that must change its password may still open.
+PASSWORD_EXEMPT_ENDPOINTS = frozenset({"console.password", "console.sign_out", "console.static"})
 
 ADMIN = StaffRole.DISTRICT_ADMIN
 SUPERVISOR = StaffRole.DISTRICT_SUPERVISOR
 STREET = StaffRole.STREET_STAFF
 
-# (key, label, endpoint, fallback path): the fallback serves until the endpoint exists.
+# (key, label, endpoint) of each menu entry.
 NAV = [
-    ("overview", "总览", "console.dashboard", "/console/"),
-    ("cases", "案件", "console.case_list", "/console/cases"),
-    ("daily", "日核查", "console_supervision.daily", "/console/daily"),
-    ("weekly", "周反馈", "console_supervision.weekly", "/console/weekly"),
-    ("letters", "督办函件", "console_supervision.letters", "/console/letters"),
-    ("warnings", "预警", "console_supervision.warnings", "/console/warnings"),
-    ("reception", "周四接访", "console_reception.index", "/console/reception"),
-    ("national", "国家平台", "console_national.index", "/console/national"),
-    ("calendar", "工作日历", "console_calendar.index", "/console/calendar"),
-    ("manage", "管理", "console.manage", "/console/manage"),
-    ("exports", "导出", "console_supervision.exports", "/console/exports"),
+    ("overview", "总览", "console.dashboard"),
+    ("cases", "案件", "console.case_list"),
+    ("daily", "日核查", "console_supervision.daily"),
+    ("weekly", "周反馈", "console_supervision.weekly"),
+    ("letters", "督办函件", "console_supervision.letters"),
+    ("warnings", "预警", "console_supervision.warnings"),
+    ("reception", "周四接访", "console_reception.index"),
+    ("national", "国家平台", "console_national.index"),
+    ("calendar", "工作日历", "console_calendar.index"),
+    ("manage", "管理", "console.manage"),
+    ("exports", "导出", "console_supervision.exports"),
 ]
 
 
@@ -140,7 +151,7 @@ def _install(state: Any) -> None:
     app.session_interface = ConsoleSessionInterface()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.before_request(_check_csrf)
-    app.jinja_env.globals.update(csrf_token=csrf_token, nav_url=nav_url)
+    app.jinja_env.globals.update(csrf_token=csrf_token)
 
 
 def _is_console_request() -> bool:
@@ -148,46 +159,46 @@ def _is_console_request() -> bool:
 
 
 def csrf_token() -> str:
-    """The session's CSRF token (created on first use), for hidden form fields."""
-    token = session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
+    """The session's CSRF token (Flask-WTF's, signed), for hidden form fields."""
+    return generate_csrf()
 
 
 def _check_csrf() -> None:
-    """Refuse (400) a console POST whose token does not match the session's."""
+    """Refuse (400) a console POST without the session's CSRF token (Flask-WTF checks it)."""
     if request.method in {"GET", "HEAD", "OPTIONS"} or not _is_console_request():
         return
-    expected = session.get("csrf")
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    if not expected or not hmac.compare_digest(str(expected), sent):
-        log.warning("console POST refused: bad CSRF token on %s", request.endpoint)
-        abort(400, description="csrf")
-
-
-def nav_url(endpoint: str, fallback: str, **values: Any) -> str:
-    """``url_for`` that falls back to a fixed path while a page is not built yet."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return fallback
+    csrf.protect()
 
 
 def require_staff(*staff_roles: StaffRole) -> Actor:
-    """The signed-in staff actor; otherwise redirect to sign-in. Other staff roles get 404."""
+    """The signed-in staff actor; otherwise redirect to sign-in. Other staff roles get 404.
+
+    In production mode an account still on its demo password goes to the password page first.
+    """
     actor = _request_actor()
     if actor is None:
-        actor = _session_actor()
-        if actor is None:
-            session.pop("staff_id", None)
+        staff = _session_staff()
+        if staff is None:
+            for key in SESSION_KEYS:
+                session.pop(key, None)
             abort(redirect(url_for("console.sign_in", next=_safe_next(request.full_path))))
+        if (
+            staff.must_change_password
+            and production_mode()
+            and request.endpoint not in PASSWORD_EXEMPT_ENDPOINTS
+        ):
+            abort(redirect(url_for("console.password")))
+        actor = staff.actor
         # Remembered per request: an app context (and its ``g``) can outlive one request.
         g.console_actor = (request._get_current_object(), actor)
     if staff_roles and actor.staff_role not in staff_roles:
         abort(404)
     return actor
+
+
+def production_mode() -> bool:
+    """Production mode is "the WeChat sandbox is off": demo passwords must be changed."""
+    return not current_app.config.get("WECHAT_SANDBOX")
 
 
 def _request_actor() -> Actor | None:
@@ -197,19 +208,37 @@ def _request_actor() -> Actor | None:
     return None
 
 
-def _session_actor() -> Actor | None:
+def _session_staff() -> StaffSession | None:
     staff_id = session.get("staff_id")
+    version = session.get("sv")
     seen = session.get("seen")
-    if not isinstance(staff_id, int) or not isinstance(seen, int | float):
+    if not all(isinstance(value, int) for value in (staff_id, version)):
+        return None
+    if not isinstance(seen, int | float):
         return None
     now = datetime.now(UTC).timestamp()
     if now - seen > IDLE_TIMEOUT.total_seconds():
         return None
-    actor = load_staff_actor(staff_id)
+    staff = load_staff_session(staff_id, version)
     # Refresh the idle clock at most once a minute, so most requests do not rewrite the cookie.
-    if actor is not None and now - seen > 60:
+    if staff is not None and now - seen > 60:
         session["seen"] = int(now)
-    return actor
+    return staff
+
+
+def _clear_session() -> None:
+    """Empty the cookie, CSRF token included (Flask-WTF also caches it in ``g``)."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+def _start_session(staff: StaffSession) -> None:
+    """A fresh cookie for a signed-in account: nothing planted before sign-in survives it."""
+    _clear_session()
+    session["staff_id"] = staff.actor.id
+    session["sv"] = staff.version
+    session["staff_name"] = staff.display_name
+    session["seen"] = int(datetime.now(UTC).timestamp())
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -231,6 +260,7 @@ def use_console_pages(bp: Blueprint) -> None:
 
 ERROR_TITLES = {
     400: "请求无效（页面已过期或表单校验失败），请刷新页面后重试",
+    422: "提交的内容有误，请检查后重试",
     401: "请先登录",
     403: "您没有权限进行此操作",
     404: "找不到该页面或记录",
@@ -242,9 +272,12 @@ ERROR_TITLES = {
 
 def _domain_error_page(exc: DomainError) -> ResponseReturnValue:
     db.session.rollback()
-    return render_template("console/error.html", message=exc.message, status=exc.status), (
-        exc.status
+    # A form's field problems (the one 422 shape of handlers.errors.field_errors), listed.
+    problems = exc.details if isinstance(exc.details, list) else []
+    page = render_template(
+        "console/error.html", message=exc.message, status=exc.status, problems=problems
     )
+    return page, exc.status
 
 
 def _http_error_page(exc: HTTPException) -> ResponseReturnValue:
@@ -272,7 +305,7 @@ def _console_globals() -> dict[str, Any]:
         "current_staff": actor,
         # Kept in the session at sign-in: one query fewer on every page.
         "current_staff_name": session.get("staff_name") or staff_display_name(actor.id),
-        "current_staff_role": STAFF_ROLE_LABELS.get(actor.staff_role, ""),
+        "current_staff_role": actor.staff_role.label if actor.staff_role else "",
         "nav_items": NAV,
     }
 
@@ -285,28 +318,61 @@ def sign_in() -> ResponseReturnValue:
     status = 200
     if request.method == "POST":
         try:
-            actor = sign_in_staff(
-                request.form.get("username", ""), request.form.get("password", "")
+            staff = sign_in_bureau_staff(
+                request.form.get("username", ""),
+                request.form.get("password", ""),
+                request.remote_addr or "",
             )
         except DomainError as exc:
             error, status = exc.message, exc.status
         else:
-            # A new session on sign-in: a token planted before sign-in is worthless after it.
-            session.clear()
-            session["staff_id"] = actor.id
-            session["staff_name"] = staff_display_name(actor.id)
-            session["seen"] = int(datetime.now(UTC).timestamp())
-            csrf_token()
+            _start_session(staff)
+            if staff.must_change_password and production_mode():
+                return redirect(url_for("console.password"))
             return redirect(next_url or url_for("console.dashboard"))
     return render_template("console/sign_in.html", error=error, next_url=next_url), status
 
 
 @blueprint.post("/sign-out")
 def sign_out() -> ResponseReturnValue:
-    """End the session."""
-    session.clear()
+    """End the session: this cookie and any copy of it stop working."""
+    staff = _session_staff()
+    if staff is not None and staff.actor.id is not None:
+        end_staff_sessions(staff.actor.id)
+    _clear_session()
     flash("您已退出登录")
     return redirect(url_for("console.sign_in"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+def password() -> ResponseReturnValue:
+    """Change one's own password; other sessions of the account end, this one goes on."""
+    actor = require_staff()
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            staff = change_staff_password(
+                actor,
+                request.form.get("current_password", ""),
+                request.form.get("new_password", ""),
+                request.form.get("confirm_password", ""),
+            )
+        except InvalidInput as exc:
+            error, status = exc.message, exc.status
+        else:
+            _start_session(staff)
+            flash("密码已修改，其他设备上的登录已失效")
+            return redirect(url_for("console.dashboard"))
+    forced = bool(session.get("staff_id")) and production_mode() and _must_change()
+    return render_template(
+        "console/password.html", error=error, forced=forced, min_length=MIN_PASSWORD_LENGTH
+    ), status
+
+
+def _must_change() -> bool:
+    staff = _session_staff()
+    return bool(staff and staff.must_change_password)
 
 
 def view(*staff_roles: StaffRole) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -323,14 +389,6 @@ def view(*staff_roles: StaffRole) -> Callable[[Callable[..., Any]], Callable[...
     return decorate
 
 
-@blueprint.after_request
-def _no_store(response: Response) -> Response:
-    # Console pages carry personal data and figures: never keep them in a shared cache.
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
 # Labels shared by the templates.
 @blueprint.app_template_filter("yuan")
 def _yuan(fen: int | float | None) -> str:
@@ -345,63 +403,17 @@ def _local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> st
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone(local_zone()).strftime(fmt)
+    return district_text(value, fmt)
 
 
 @blueprint.app_context_processor
 def _labels() -> dict[str, Any]:
+    # Value-to-label maps for charts and event data; every label is its enum's own.
     return {
-        "STATUS_LABELS": {s.value: s.label for s in CaseStatus},
-        "URGENCY_LABELS": {u.value: u.label for u in Urgency},
-        "CHANNEL_LABELS": CHANNEL_LABELS,
-        "OUTCOME_LABELS": OUTCOME_LABELS,
-        "ROLE_LABELS": ROLE_LABELS,
-        "EVENT_LABELS": EVENT_LABELS,
+        "STATUS_LABELS": CaseStatus.labels(),
+        "URGENCY_LABELS": Urgency.labels(),
+        "OUTCOME_LABELS": Outcome.labels(),
     }
-
-
-# Kinds of CaseEvent other than status changes, as the timeline names them.
-EVENT_LABELS = {
-    "urgency": "紧急程度调整",
-    "note": "办理记录",
-    "progress": "办理进展",
-    "evidence": "上传材料",
-    "group": "纠纷组变更",
-    "merge": "合并案件",
-    "split": "拆分案件",
-    "contact": "首次联系工人",
-    "rating": "工人评价",
-    "escalation": "超时升级",
-    "clock": "时限变更",
-    "message": "工人留言",
-    "letter": "督办函件",
-    "check": "日核查",
-}
-
-
-CHANNEL_LABELS = {
-    Channel.MINIPROGRAM.value: "小程序",
-    Channel.WEB.value: "网页表单",
-    Channel.PHONE.value: "电话",
-    Channel.IMPORT.value: "外部导入",
-}
-OUTCOME_LABELS = {
-    Outcome.PAID_IN_FULL.value: "已全额支付",
-    Outcome.PAID_IN_PART.value: "已部分支付",
-    Outcome.INSTALMENT_PLAN.value: "分期支付",
-    Outcome.TRANSFERRED_INSPECTION.value: "移送劳动监察",
-    Outcome.TRANSFERRED_ARBITRATION.value: "转劳动仲裁",
-    Outcome.TRANSFERRED_COURT.value: "转法院",
-    Outcome.UNSUBSTANTIATED.value: "经核实不属实",
-}
-ROLE_LABELS = {
-    Role.COMPLAINANT.value: "投诉工人",
-    Role.FOREMAN.value: "工长",
-    Role.TEAM_MEMBER.value: "处置小组",
-    Role.STAFF.value: "信访局",
-    Role.SYSTEM.value: "系统",
-    Role.IMPORT.value: "外部导入",
-}
 
 
 @blueprint.get("/")
@@ -409,7 +421,13 @@ def dashboard() -> ResponseReturnValue:
     """总览: indicators beside their targets, open cases by status, urgency and street, trend."""
     actor = require_staff()
     dash = dashboard_for(actor)
-    return render_template("console/dashboard.html", nav="overview", dash=dash)
+    return render_template(
+        "console/dashboard.html",
+        nav="overview",
+        dash=dash,
+        undelivered=undelivered_for(actor),
+        followup_calls=followup_calls_for(actor),
+    )
 
 
 @blueprint.get("/cases")
@@ -438,13 +456,14 @@ def case_page(case_id: int) -> ResponseReturnValue:
 
 
 def _render_case(actor: Actor, case_id: int, **extra: Any) -> ResponseReturnValue:
-    detail = case_detail(actor, case_id)
+    detail = bureau_case_detail(actor, case_id)
     return render_template(
         "console/case.html",
         nav="cases",
         d=detail,
         c=detail.case,
         pii_fields={k: v[0] for k, v in PII_FIELDS.items()},
+        undelivered=undelivered_for(actor, case_id),
         **extra,
     )
 
@@ -467,10 +486,7 @@ def reveal(case_id: int) -> ResponseReturnValue:
 def evidence_file(case_id: int, evidence_id: int) -> ResponseReturnValue:
     """An evidence file of a case in scope, served as an attachment-safe download."""
     actor = require_staff()
-    item = get_evidence_for(actor, case_id, evidence_id)
-    response = Response(item.data, mimetype=item.content_type)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response = evidence_download(get_evidence_for(actor, case_id, evidence_id))
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
     return response
 
@@ -520,7 +536,7 @@ def _int_arg(raw: str | None) -> int | None:
 
 
 @blueprint.get("/manage")
-def manage() -> ResponseReturnValue:
+def manage(issued: dict[str, str] | None = None) -> ResponseReturnValue:
     """管理: foremen, disposal teams and members, staff accounts (admin)."""
     actor = require_staff()
     roster = roster_for(actor)
@@ -531,9 +547,8 @@ def manage() -> ResponseReturnValue:
         roster=roster,
         staff=staff,
         staff_roles=staff_role_choices(),
-        staff_role_labels={r.value: label for r, label in STAFF_ROLE_LABELS.items()},
         can_edit=actor.staff_role == ADMIN,
-        issued=session.pop("issued_code", None),
+        issued=issued,
     )
 
 
@@ -574,6 +589,28 @@ def foreman_qr(foreman_id: int) -> ResponseReturnValue:
     return _back()
 
 
+@blueprint.get("/manage/qr/<int:qr_id>/notice")
+def qr_notice(qr_id: int) -> ResponseReturnValue:
+    """告示牌信息: the site facts printed on a QR code's poster (district admin)."""
+    require_staff(ADMIN)
+    return render_template(
+        "console/qr_notice.html",
+        nav="manage",
+        qr=get_qr_code(qr_id),
+        values=site_notice(qr_id),
+        fields=NOTICE_FIELDS,
+    )
+
+
+@blueprint.post("/manage/qr/<int:qr_id>/notice")
+def save_qr_notice(qr_id: int) -> ResponseReturnValue:
+    """Save the site facts of a QR code's poster (district admin)."""
+    require_staff(ADMIN)
+    update_site_notice(qr_id, {key: request.form.get(key, "") for key in NOTICE_FIELDS})
+    flash("告示牌信息已保存，海报已按新信息生成")
+    return _back()
+
+
 @blueprint.post("/manage/binding-codes")
 def binding_code() -> ResponseReturnValue:
     """Issue a one-time binding code to a foreman or a team member (district admin)."""
@@ -583,13 +620,15 @@ def binding_code() -> ResponseReturnValue:
         foreman_id=_int_arg(request.form.get("foreman")),
         team_member_id=_int_arg(request.form.get("member")),
     )
-    # Shown once on the next page; the code itself is never stored in clear.
-    session["issued_code"] = {
-        "code": issued.code,
-        "expires": _local_time(issued.expires_at),
-        "who": request.form.get("who", ""),
-    }
-    return _back()
+    # Shown once, in this answer: the code is a credential, so it is never stored in clear,
+    # not even in the (client-side) session cookie.
+    return manage(
+        issued={
+            "code": issued.code,
+            "expires": _local_time(issued.expires_at),
+            "who": request.form.get("who", ""),
+        }
+    )
 
 
 @blueprint.post("/manage/teams")

@@ -1,13 +1,18 @@
-"""Development pages: what the WeChat sandbox "sent" (404 once real credentials are set)."""
+"""Development pages: what the WeChat sandbox "sent".
+
+They list openids, case numbers and sites, so they exist only while the sandbox is switched on
+(``WECHAT_SANDBOX``; 404 otherwise) and only for a signed-in console user.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, jsonify, render_template_string
+from flask import Blueprint, abort, jsonify, render_template_string
 from flask.typing import ResponseReturnValue
 
+from handlers.console import require_staff
+from wagedispute.platform.timekeeping import district_text
 from wagedispute.platform.wechat import sandbox_active, sandbox_sent_messages
 
 blueprint = Blueprint("dev", __name__, url_prefix="/dev")
@@ -58,11 +63,11 @@ th { background: #f4f4f4; }
 def _messages() -> list[dict]:
     if not sandbox_active():
         abort(404)
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    require_staff()
     messages = sandbox_sent_messages()
     for message in messages:
-        sent = datetime.fromtimestamp(message["sent_at"], UTC).astimezone(zone)
-        message["time"] = sent.strftime("%Y-%m-%d %H:%M:%S")
+        sent = datetime.fromtimestamp(message["sent_at"], UTC)
+        message["time"] = district_text(sent, "%Y-%m-%d %H:%M:%S")
     return messages
 
 

@@ -1,4 +1,4 @@
-"""The bureau console: sign-in, CSRF, lockout, scopes by role, reveals, targets, management."""
+"""The bureau console: sign-in, throttles, sessions, passwords, CSRF, scopes, reveals, targets."""
 
 from __future__ import annotations
 
@@ -117,6 +117,8 @@ def test_session_cookie_is_secure_over_https(app, district):
         "/console/sign-in",
         data={"username": "admin", "password": "demo-admin-2026", "csrf_token": token},
         base_url="https://localhost",
+        # Over HTTPS Flask-WTF also wants a same-origin Referer (browsers send one).
+        headers={"Referer": "https://localhost/console/sign-in"},
     )
     assert answer.status_code == 302
     assert "Secure" in answer.headers["Set-Cookie"]
@@ -133,34 +135,56 @@ def test_wrong_password_is_refused_in_chinese(app, district):
     assert client.get("/console/").status_code == 302
 
 
-def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(app, district):
+def _try(client: FlaskClient, username: str, password: str, address: str = "10.0.0.1"):
+    return client.post(
+        "/console/sign-in",
+        data={"username": username, "password": password, "csrf_token": csrf_of(client)},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_five_wrong_passwords_slow_that_address_down_but_not_the_owner_elsewhere(app, district):
+    attacker = app.test_client()
+    for _ in range(5):
+        assert _try(attacker, "admin", "x").status_code == 401
+    refused = _try(attacker, "admin", "demo-admin-2026")
+    assert refused.status_code == 429
+    assert "分钟后再试" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 60
+    # The real owner, from another address, is not locked out by the attacker.
+    owner = app.test_client()
+    assert _try(owner, "admin", "demo-admin-2026", address="10.0.0.2").status_code == 302
+
+
+def test_a_username_under_attack_from_many_addresses_takes_a_slower_path_not_a_lock(app, district):
     client = app.test_client()
-    token = csrf_of(client)
-    for _ in range(4):
-        answer = client.post(
-            "/console/sign-in", data={"username": "admin", "password": "x", "csrf_token": token}
-        )
-        assert answer.status_code == 401
-    answer = client.post(
-        "/console/sign-in", data={"username": "admin", "password": "x", "csrf_token": token}
-    )
-    assert answer.status_code == 429
-    answer = client.post(
-        "/console/sign-in",
-        data={"username": "admin", "password": "demo-admin-2026", "csrf_token": token},
-    )
-    assert answer.status_code == 429
-    assert "锁定" in answer.get_data(as_text=True)
-    account = db.session.scalars(sa.select(StaffAccount).filter_by(username="admin")).one()
-    assert account.locked_until > utcnow() + timedelta(minutes=14)
-    # Once the lock has passed, the right password works again.
-    account.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    answer = client.post(
-        "/console/sign-in",
-        data={"username": "admin", "password": "demo-admin-2026", "csrf_token": token},
-    )
-    assert answer.status_code == 302
+    for index in range(20):
+        assert _try(client, "admin", "x", address=f"10.1.0.{index}").status_code == 401
+    # Now one attempt per few seconds goes through, from anywhere: the owner gets in.
+    assert _try(client, "admin", "demo-admin-2026", address="10.2.0.1").status_code == 302
+    assert _try(client, "admin", "x", address="10.2.0.2").status_code == 429
+
+
+def test_wrong_username_and_wrong_password_answer_the_same(app, district):
+    client = app.test_client()
+    known = _try(client, "admin", "wrong-password", address="10.3.0.1")
+    unknown = _try(client, "nobody-by-this-name", "wrong-password", address="10.3.0.2")
+    assert known.status_code == unknown.status_code == 401
+
+    def page(answer: Any) -> str:  # the form's fresh CSRF token differs, nothing else may
+        return CSRF.sub("", answer.get_data(as_text=True))
+
+    assert page(known) == page(unknown)
+
+
+def test_sign_in_attempts_are_limited_per_address(make_app, district):
+    db.session.rollback()  # another app on the same database: release this session's lock
+    limited = make_app(SIGN_IN_LIMIT_PER_ADDRESS="3 per minute").test_client()
+    for index in range(3):
+        assert _try(limited, f"user{index}", "x", address="10.4.0.1").status_code == 401
+    refused = _try(limited, "user9", "x", address="10.4.0.1")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(sign_in, district):
@@ -195,6 +219,80 @@ def test_sign_out_ends_the_session(sign_in):
     client = sign_in("supervisor")
     assert post(client, "/console/sign-out", {}).status_code == 302
     assert client.get("/console/").status_code == 302
+
+
+def _cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_sign_out_makes_a_copied_cookie_worthless(sign_in, app):
+    client = sign_in("supervisor")
+    copied = _cookie(client)
+    assert post(client, "/console/sign-out", {}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/console/").status_code == 302
+    assert thief.get("/console/cases").status_code == 302
+
+
+def test_password_change_ends_other_sessions_and_keeps_this_one(sign_in, app):
+    here = sign_in("supervisor")
+    elsewhere = sign_in("supervisor")
+    answer = post(
+        here,
+        "/console/password",
+        {
+            "current_password": "demo-supervisor-2026",
+            "new_password": "a-new-long-password",
+            "confirm_password": "a-new-long-password",
+        },
+        page="/console/password",
+    )
+    assert answer.status_code == 302
+    assert here.get("/console/").status_code == 200
+    assert elsewhere.get("/console/").status_code == 302
+    assert _try(app.test_client(), "supervisor", "a-new-long-password").status_code == 302
+
+
+def test_password_change_needs_the_current_password(sign_in):
+    client = sign_in("supervisor")
+    answer = post(
+        client,
+        "/console/password",
+        {
+            "current_password": "not-it",
+            "new_password": "a-new-long-password",
+            "confirm_password": "a-new-long-password",
+        },
+        page="/console/password",
+    )
+    assert answer.status_code == 422
+    assert "当前密码不正确" in answer.get_data(as_text=True)
+
+
+def test_production_mode_forces_a_new_password_over_the_demo_one(make_app, district):
+    db.session.rollback()  # another app on the same database: release this session's lock
+    production = make_app(WECHAT_SANDBOX=False).test_client()
+    answer = _try(production, "supervisor", "demo-supervisor-2026")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/console/password")
+    # Every page leads back to the password form until the password is changed.
+    assert production.get("/console/cases").headers["Location"].endswith("/console/password")
+    page = production.get("/console/password").get_data(as_text=True)
+    assert "初始（演示）密码" in page
+    changed = post(
+        production,
+        "/console/password",
+        {
+            "current_password": "demo-supervisor-2026",
+            "new_password": "a-new-long-password",
+            "confirm_password": "a-new-long-password",
+        },
+        page="/console/password",
+    )
+    assert changed.status_code == 302
+    assert production.get("/console/cases").status_code == 200
 
 
 def test_next_parameter_cannot_redirect_off_site(app, district):
@@ -407,10 +505,18 @@ def test_admin_issues_a_binding_code_shown_once(sign_in, district):
     admin = sign_in("admin")
     member = db.session.scalars(sa.select(TeamMember).order_by(TeamMember.id)).first()
     answer = post(admin, "/console/manage/binding-codes", {"member": member.id, "who": member.name})
-    assert answer.status_code == 302
-    first = admin.get("/console/manage").get_data(as_text=True)
-    assert "的绑定码" in first
+    assert answer.status_code == 200
+    assert "的绑定码" in answer.get_data(as_text=True)
     assert "的绑定码" not in admin.get("/console/manage").get_data(as_text=True)
+
+
+def test_a_binding_code_never_rides_in_the_session_cookie(sign_in, app):
+    admin = sign_in("admin")
+    member = db.session.scalars(sa.select(TeamMember).order_by(TeamMember.id)).first()
+    answer = post(admin, "/console/manage/binding-codes", {"member": member.id, "who": member.name})
+    code = re.search(r"[2-9A-Z]{5}-[2-9A-Z]{5}", answer.get_data(as_text=True)).group(0)
+    session = app.session_interface.get_signing_serializer(app).loads(_cookie(admin))
+    assert code not in repr(session)
 
 
 def test_deactivated_staff_lose_their_session(sign_in, app):

@@ -124,6 +124,7 @@ def main() -> None:
                 "REDIS_URL": REDIS_URL,
                 "SECRET_KEY": "miniprogram-journeys-" + uuid.uuid4().hex,
                 "PUBLIC_BASE_URL": url,
+                "WECHAT_SANDBOX": True,
                 # The journeys sign in many people from one address within a minute.
                 "RATE_LIMIT_PER_MINUTE": 600,
             }

@@ -131,6 +131,7 @@ def intake_server(
         "WAGEDISPUTE_DATABASE_URL": database_url,
         "WAGEDISPUTE_REDIS_URL": redis_url,
         "WAGEDISPUTE_SECRET_KEY": BENCH_SECRET,
+        "WAGEDISPUTE_WECHAT_SANDBOX": "1",
         # The benchmark measures the work of an intake, not the limiter refusing it.
         "WAGEDISPUTE_RATE_LIMIT_PER_MINUTE": str(10**9),
     }
@@ -145,6 +146,7 @@ def intake_server(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": BENCH_SECRET,
+        "WECHAT_SANDBOX": True,
         "RATE_LIMIT_PER_MINUTE": 10**9,
     }
     tokens, qr_token = _prepare(config, clients=16)

@@ -165,6 +165,7 @@ def stack_env(database_url: str, redis_url: str, base: Path) -> dict[str, str]:
         WAGEDISPUTE_DATABASE_URL=database_url,
         WAGEDISPUTE_REDIS_URL=redis_url,
         WAGEDISPUTE_SECRET_KEY=SECRET_KEY,
+        WAGEDISPUTE_WECHAT_SANDBOX="1",
         WAGEDISPUTE_RATE_LIMIT_PER_MINUTE="1000000",
         WAGEDISPUTE_INSTANCE_PATH=str(base / "instance"),
         PYTHONUNBUFFERED="1",
@@ -232,6 +233,7 @@ def stack(pg_server: PostgresServer, template_database: str) -> Iterator[Stack]:
                 "DATABASE_URL": database_url,
                 "REDIS_URL": redis.url,
                 "SECRET_KEY": SECRET_KEY,
+                "WECHAT_SANDBOX": True,
                 "RATE_LIMIT_PER_MINUTE": 1_000_000,
             }
         )

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from wagedispute.access.actors import Actor
+from wagedispute.access.tokens import revoke_tokens
 from wagedispute.models import BindingCode, DisposalTeam, Foreman, Role, TeamMember
 from wagedispute.platform import wechat
 from wagedispute.platform.database import db, unit_of_work, utcnow
@@ -215,8 +216,10 @@ def _bind(openid: str, code: str, now: datetime) -> StaffMember:
                 raise BindingRefused(
                     "该绑定码已被使用，请向区信访局索取新的绑定码", code="binding_code_used"
                 )
-            # A new code re-binds a person who changed phone or WeChat account.
+            # A new code re-binds a person who changed phone or WeChat account; whatever token
+            # the old phone holds dies with the binding.
             person.openid = openid
+            revoke_tokens(person)
     except IntegrityError as exc:
         # The same openid bound by another code at the same moment.
         raise Conflict(

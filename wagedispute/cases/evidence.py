@@ -12,7 +12,7 @@ from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from wagedispute.access.actors import Actor, get_case_for
-from wagedispute.models import OPEN_STATUSES, CaseEvent, Evidence
+from wagedispute.models import OPEN_STATUSES, CaseEvent, EventKind, Evidence
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import DomainError, InvalidInput, InvalidTransition
 
@@ -24,8 +24,6 @@ ALLOWED_TYPES = {
     "image/webp": "WEBP",
     "application/pdf": None,
 }
-# A photo of a pay slip needs nowhere near this; larger images are decompression bombs.
-MAX_IMAGE_PIXELS = 40_000_000
 
 
 class EvidenceTooLarge(DomainError):
@@ -52,14 +50,27 @@ def sniff_content_type(data: bytes) -> str | None:
     return kind.mime
 
 
-def strip_image_metadata(data: bytes, pil_format: str) -> bytes:
-    """Re-encode the pixels only, so EXIF (GPS, device, time) and text chunks are dropped."""
+class ImageTooLarge(DomainError):
+    """More pixels than a phone photo: refused from the header, before anything is decoded."""
+
+    code = "image_too_large"
+    message = "图片尺寸过大（像素过多），请缩小后重新上传"
+    status = 413
+
+
+def strip_image_metadata(data: bytes, pil_format: str, max_pixels: int | None = None) -> bytes:
+    """Re-encode the pixels only, so EXIF (GPS, device, time) and text chunks are dropped.
+
+    ``Image.open`` reads only the header: the pixel count is checked there, so an image that
+    would take hundreds of megabytes to decode is refused before a single row is decoded.
+    """
+    cap = max_pixels or int(current_app.config["IMAGE_MAX_PIXELS"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise InvalidInput("图片尺寸过大", code="image_too_large")
+                if image.width * image.height > cap:
+                    raise ImageTooLarge(details={"max_pixels": cap})
                 image.load()
                 # Keep the photo upright once its orientation tag is gone.
                 upright = ImageOps.exif_transpose(image)
@@ -67,7 +78,7 @@ def strip_image_metadata(data: bytes, pil_format: str) -> bytes:
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         raise EvidenceTypeUnsupported("图片文件已损坏，无法读取") from exc
     except Image.DecompressionBombWarning as exc:
-        raise InvalidInput("图片尺寸过大", code="image_too_large") from exc
+        raise ImageTooLarge(details={"max_pixels": cap}) from exc
     out = io.BytesIO()
     if pil_format == "JPEG":
         if pixels.mode not in {"RGB", "L"}:
@@ -111,7 +122,7 @@ def store_evidence(case_id: int, actor: Actor, data: bytes) -> Evidence:
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="evidence",
+                kind=EventKind.EVIDENCE,
                 actor_role=actor.role,
                 actor_id=actor.id,
                 data={

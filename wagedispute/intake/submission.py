@@ -41,6 +41,7 @@ from wagedispute.models import (
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from wagedispute.platform.pii import PiiVault, mask_id_number, mask_mobile
+from wagedispute.platform.validation import SafeText, WholeNumber
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class EmployerIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     role: EmployerRole = Field(description="建设单位 / 总包 / 分包 / 班组")
-    name: str = Field(min_length=1, max_length=128, description="单位或班组名称")
+    name: SafeText = Field(min_length=1, max_length=128, description="单位或班组名称")
     uscc: str | None = Field(default=None, description="统一社会信用代码（18 位，可不填）")
 
     @field_validator("uscc", mode="before")
@@ -94,19 +95,19 @@ class ComplaintIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=32, description="投诉人姓名")
+    name: SafeText = Field(min_length=1, max_length=32, description="投诉人姓名")
     mobile: str = Field(min_length=5, max_length=20, description="手机号码（中国大陆）")
     id_number: str | None = Field(default=None, description="居民身份证号码（可不填）")
-    site_name: str | None = Field(
+    site_name: SafeText | None = Field(
         default=None, max_length=128, description="工地名称；不填则用二维码绑定的工地"
     )
-    site_address: str | None = Field(default=None, max_length=255, description="工地地址")
+    site_address: SafeText | None = Field(default=None, max_length=255, description="工地地址")
     employers: list[EmployerIn] = Field(default_factory=list, max_length=8)
-    workers_affected: int = Field(ge=1, le=MAX_WORKERS, description="被欠薪人数")
-    amount_owed_fen: int = Field(ge=0, le=MAX_AMOUNT_FEN, description="欠薪金额（分）")
+    workers_affected: WholeNumber = Field(ge=1, le=MAX_WORKERS, description="被欠薪人数")
+    amount_owed_fen: WholeNumber = Field(ge=0, le=MAX_AMOUNT_FEN, description="欠薪金额（分）")
     period_start: date | None = Field(default=None, description="欠薪起始日期")
     period_end: date | None = Field(default=None, description="欠薪截止日期")
-    description: str = Field(default="", max_length=2000, description="情况说明")
+    description: SafeText = Field(default="", max_length=2000, description="情况说明")
     consent_disclose_identity: bool = Field(
         default=False, description="是否同意向用人单位披露投诉人身份（默认不同意）"
     )
@@ -391,8 +392,11 @@ def _create(
     if complainant is None:
         complainant = Complainant()
         db.session.add(complainant)
-    complainant.name_encrypted = vault.encrypt(data.name)
-    complainant.mobile_encrypted = vault.encrypt(data.mobile)
+    # The same ciphertexts are kept on the case: a later submission updates the person's
+    # record, never what this case recorded.
+    name_encrypted, mobile_encrypted = vault.encrypt(data.name), vault.encrypt(data.mobile)
+    complainant.name_encrypted = name_encrypted
+    complainant.mobile_encrypted = mobile_encrypted
     complainant.mobile_hash = mobile_hash
     complainant.mobile_masked = mask_mobile(data.mobile)
     if data.id_number:
@@ -425,6 +429,9 @@ def _create(
         period_end=data.period_end,
         description=data.description,
         consent_disclose_identity=data.consent_disclose_identity,
+        complainant_name_encrypted=name_encrypted,
+        complainant_mobile_encrypted=mobile_encrypted,
+        complainant_mobile_hash=mobile_hash,
         created_at=now,
         updated_at=now,
     )

@@ -90,8 +90,6 @@ class StaffAccount(Base):
     # Street staff see one street; district roles leave this empty.
     street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("streets.id"))
     active: Mapped[bool] = mapped_column(default=True)
-    failed_sign_ins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on sign-out, password change and deactivation: every console session issued before
     # dies (sessions carry the version they were issued with).
     session_version: Mapped[int] = mapped_column(default=1)

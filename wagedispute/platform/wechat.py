@@ -2,8 +2,9 @@
 
 One ``WeChatClient`` per app, its access token kept in Redis under ``wd:wechat:`` so every
 process shares one token, the refresh guarded by a Redis lock so racing processes make one
-token call. Without real credentials a requests adapter hands every call to the in-process
-sandbox (``wagedispute.platform.wechat_sandbox``), so wechatpy's own code still runs end to end.
+token call. With ``WECHAT_SANDBOX`` on (``make run``, tests; never beside a real credential) a
+requests adapter hands every call to the in-process sandbox
+(``wagedispute.platform.wechat_sandbox``), so wechatpy's own code still runs end to end.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -98,10 +99,38 @@ def _unavailable(errcode: int | None = None) -> ServiceUnavailable:
     )
 
 
+class WechatSettingsError(RuntimeError):
+    """WeChat settings that must not start: a partial credential set, or a sandbox beside one."""
+
+
+def check_wechat_settings(config: Mapping[str, Any]) -> None:
+    """Refuse to start on a partial credential set or a sandbox next to a real credential.
+
+    The sandbox accepts ``sandbox:<openid>`` logins for anyone, so it runs only when switched on
+    explicitly (``WECHAT_SANDBOX``), never as a fallback for a missing credential.
+    """
+    appid, secret = config.get("WECHAT_APPID"), config.get("WECHAT_SECRET")
+    if config.get("WECHAT_SANDBOX"):
+        if appid or secret:
+            raise WechatSettingsError(
+                "WAGEDISPUTE_WECHAT_SANDBOX is on while a real WeChat credential "
+                "(WAGEDISPUTE_WECHAT_APPID / WAGEDISPUTE_WECHAT_SECRET) is set: "
+                "turn the sandbox off in production, or unset the credentials for development"
+            )
+        return
+    if bool(appid) != bool(secret):
+        missing = "WAGEDISPUTE_WECHAT_SECRET" if appid else "WAGEDISPUTE_WECHAT_APPID"
+        raise WechatSettingsError(
+            f"Only half of the WeChat credentials is set: {missing} is missing. Set both "
+            "WAGEDISPUTE_WECHAT_APPID and WAGEDISPUTE_WECHAT_SECRET, or neither"
+        )
+    if not appid:
+        log.warning("wechat: no credentials and no sandbox: WeChat calls will be refused")
+
+
 def sandbox_active(app: Flask | None = None) -> bool:
-    """True when no real AppID and secret are configured: the local sandbox answers."""
-    config = (app or current_app).config
-    return not (config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
+    """True only when the local sandbox was switched on (``WECHAT_SANDBOX``)."""
+    return bool((app or current_app).config.get("WECHAT_SANDBOX"))
 
 
 # -- the client ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from wagedispute.access.actors import Actor
 from wagedispute.access.binding import IssuedBindingCode, issue_binding_code
+from wagedispute.access.tokens import revoke_tokens
 from wagedispute.intake.qrcodes import create_qr_code, rotate_qr_code
 from wagedispute.models import (
     DisposalTeam,
@@ -22,7 +23,7 @@ from wagedispute.models import (
     Street,
     TeamMember,
 )
-from wagedispute.platform.database import db
+from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,10 @@ def set_foreman_active(actor: Actor, foreman_id: int, active: bool) -> Foreman:
     foreman = db.session.get(Foreman, foreman_id)
     if foreman is None:
         raise NotFound()
-    foreman.active = active
-    db.session.commit()
+    with unit_of_work():
+        foreman.active = active
+        # An old token must not outlive the deactivation (nor come back with a reactivation).
+        revoke_tokens(foreman)
     log.info("foreman %s active=%s by staff %s", foreman.id, active, actor.id)
     return foreman
 
@@ -172,8 +175,10 @@ def set_team_active(actor: Actor, team_id: int, active: bool) -> DisposalTeam:
     team = db.session.get(DisposalTeam, team_id)
     if team is None:
         raise NotFound()
-    team.active = active
-    db.session.commit()
+    with unit_of_work():
+        team.active = active
+        for member in team.members:
+            revoke_tokens(member)
     log.info("team %s active=%s by staff %s", team.id, active, actor.id)
     return team
 
@@ -197,7 +202,8 @@ def set_member_active(actor: Actor, member_id: int, active: bool) -> TeamMember:
     member = db.session.get(TeamMember, member_id)
     if member is None:
         raise NotFound()
-    member.active = active
-    db.session.commit()
+    with unit_of_work():
+        member.active = active
+        revoke_tokens(member)
     log.info("team member %s active=%s by staff %s", member.id, active, actor.id)
     return member
