@@ -49,10 +49,12 @@ function tokenFromLink (link) {
   return m ? m[1] : ''
 }
 
-// Problems the server would refuse anyway, found before sending (keyed like the server's fields).
-function localErrors (form) {
+// Problems the server would refuse anyway, found before sending (keyed like the server's fields);
+// the site is required when the scanned code is not bound to one.
+function localErrors (form, options) {
   const errors = {}
   if (!form.name.trim()) errors.name = '请填写姓名'
+  if ((options || {}).siteRequired && !form.site_name.trim()) errors.site_name = '请填写工地名称'
   if (!/^1\d{10}$/.test(form.mobile.replace(/\s/g, ''))) errors.mobile = '请填写11位手机号码'
   const workers = Number(form.workers_affected)
   if (!Number.isInteger(workers) || workers < 1) errors.workers_affected = '请填写被欠薪人数（至少1人）'

@@ -55,3 +55,42 @@ function uploadRaw (path, bytes, token) {
 }
 
 module.exports = { call, staffToken, uploadRaw }
+
+// A worker's complaint filed over HTTP (the worker's own pages are tested in their journey).
+async function fileComplaint (openid, qrToken, overrides) {
+  const session = await call('POST', '/api/v1/session', { code: 'sandbox:' + openid })
+  const body = Object.assign({
+    name: '李大强',
+    mobile: '13700137000',
+    workers_affected: 12,
+    amount_owed_fen: 36000000,
+    site_name: '海山街道滨海花园三期工地',
+    description: '钢筋班组12人三个月工资没发，工人说要去堵路',
+    qr_token: qrToken
+  }, overrides || {})
+  const key = 'journey-' + openid + '-' + Date.now()
+  const url = '/api/v1/complaints'
+  const out = await new Promise((resolve, reject) => {
+    const http = require('http')
+    const payload = Buffer.from(JSON.stringify(body))
+    const req = http.request(require('./harness.js').backend().url + url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: 'Bearer ' + session.data.token,
+        'Idempotency-Key': key
+      }
+    }, res => {
+      const chunks = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, data: JSON.parse(Buffer.concat(chunks).toString('utf8')) }))
+    })
+    req.on('error', reject)
+    req.write(payload)
+    req.end()
+  })
+  if (out.status !== 201) throw new Error('complaint refused: ' + JSON.stringify(out.data))
+  return { number: out.data.number, token: session.data.token }
+}
+
+module.exports.fileComplaint = fileComplaint

@@ -7,6 +7,7 @@ const { createWx } = require('./wx.js')
 
 const ROOT = path.resolve(__dirname, '..')
 const PHOTO = path.join(__dirname, 'fixtures', 'payslip.png')
+const LOADED = {}
 
 function backend () {
   return JSON.parse(fs.readFileSync(process.env.WD_BACKEND_FILE, 'utf8'))
@@ -36,8 +37,12 @@ class Page {
     const [route, qs] = url.split('?')
     this.route = route.replace(/^\//, '')
     this.query = Object.fromEntries(new URLSearchParams(qs || ''))
-    const id = simulate.load(path.join(ROOT, this.route), { rootPath: ROOT })
-    this.comp = simulate.render(id)
+    // Jest keeps a page's module after the first load (the simulator's require-cache trick
+    // does not apply), so each page is registered once and rendered afresh every time.
+    if (!LOADED[this.route]) {
+      LOADED[this.route] = simulate.load(path.join(ROOT, this.route), { rootPath: ROOT })
+    }
+    this.comp = simulate.render(LOADED[this.route])
     this.comp.attach(document.createElement('parent-wrapper'))
   }
 
@@ -63,6 +68,14 @@ class Page {
 
   async tap (selector) {
     this.find(selector).dispatchEvent('tap')
+    await settle()
+  }
+
+  // Tap the n-th element matching a class selector (the stars of a rating, one of a list).
+  async tapNth (selector, n) {
+    const nodes = this.comp.querySelectorAll(selector)
+    if (!nodes[n]) throw new Error(`${this.route}: no ${selector} number ${n}`)
+    nodes[n].dispatchEvent('tap')
     await settle()
   }
 

@@ -96,8 +96,9 @@ test('worker journey: scan, report, follow, confirm the outcome and rate it', as
 
   // Closed without a score: the worker may still rate it once.
   expect(outcome.has('#rate')).toBe(true)
-  await outcome.event('.star', 'tap')
-  outcome.comp.instance.setData({ score: 4 })
+  expect(outcome.comp.querySelectorAll('.star')).toHaveLength(5)
+  await outcome.tapNth('.star', 3)
+  expect(outcome.data.score).toBe(4)
   await outcome.tap('#send-rating')
   expect(outcome.data.error).toBe('')
   expect(outcome.data.item.rating).toEqual({ score: 4, comment: null })

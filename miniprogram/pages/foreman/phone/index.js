@@ -34,7 +34,7 @@ Component({
     },
     async submit () {
       if (this.data.submitting) return
-      const errors = complaint.localErrors(this.data.form)
+      const errors = complaint.localErrors(this.data.form, { siteRequired: true })
       if (Object.keys(errors).length) {
         this.setData({ errors, error: '请按红字提示补全。' })
         return

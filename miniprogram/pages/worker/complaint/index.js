@@ -53,6 +53,7 @@ Component({
     async loadSite () {
       try {
         const card = await api.request('GET', '/api/v1/qr/' + this.token, null, { auth: false })
+        this.siteKnown = !!card.site_name
         if (card.site_name) {
           this.setData({ siteHint: card.site_name + '（不填就是这个工地）' })
         }
@@ -130,7 +131,7 @@ Component({
     },
     submit () {
       if (this.data.submitting) return Promise.resolve()
-      const errors = complaint.localErrors(this.data.form)
+      const errors = complaint.localErrors(this.data.form, { siteRequired: !this.siteKnown })
       if (Object.keys(errors).length) {
         this.setData({ errors, error: '请按红字提示补全后再提交。' })
         return Promise.resolve()
