@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.api import current_actor, documented, parse_body
 from handlers.miniprogram import CURSOR_ERRORS, CURSOR_PARAMS, page_args
+from wagedispute.handling.followup import undelivered_for
 from wagedispute.access.binding import sign_in_staff
 from wagedispute.access.tokens import issue_token
 from wagedispute.handling.foreman import (
@@ -134,6 +135,29 @@ class StaffCaseOut(BaseModel):
     accept_due_at: str | None
     contact_due_at: str | None
     resolve_due_at: str | None
+    dispatch_warning: str | None = Field(
+        default=None, description="建议的小组无人能收到微信提醒时的提示（分派后须电话通知）"
+    )
+
+
+class UndeliveredOut(BaseModel):
+    """A message that reached nobody: the foreman can phone the person instead."""
+
+    case_number: str
+    recipient_role: str
+    recipient_label: str
+    channel: str
+    channel_label: str
+    template: str
+    reason: str = Field(description="not_bound, no_consent, subscription_refused, sms_off, …")
+    reason_label: str
+    at: str
+
+
+class UndeliveredListOut(BaseModel):
+    """Messages about the foreman's cases that reached nobody, newest first."""
+
+    messages: list[UndeliveredOut]
     clock_paused_at: str | None = Field(description="时限暂停（等待工人）的起始时间；为空即未暂停")
 
 
@@ -340,7 +364,9 @@ def detail_out(detail: CaseDetail) -> dict[str, Any]:
 def queue_item_out(item: QueueItem) -> dict[str, Any]:
     """A queue entry, as JSON."""
     return QueueItemOut(
-        **case_fields(item.case), suggested_team=team_out(item.suggested_team)
+        **case_fields(item.case),
+        suggested_team=team_out(item.suggested_team),
+        dispatch_warning=item.dispatch_warning,
     ).model_dump(mode="json")
 
 
@@ -425,6 +451,20 @@ def queue() -> ResponseReturnValue:
 def dispatched() -> ResponseReturnValue:
     """Follow what the foreman dispatched."""
     actor = foreman()
+@blueprint.get("/undelivered")
+@documented(
+    "GET",
+    "/api/v1/foreman/undelivered",
+    "我的案件中未能送达的消息（未绑定微信、未订阅、微信或短信拒收）：请改为电话告知",
+    tag="工长",
+    response_model=UndeliveredListOut,
+    errors={404: ("非工长身份的令牌", ["not_found"])},
+)
+def undelivered() -> ResponseReturnValue:
+    """Messages about the foreman's cases that reached nobody."""
+    return jsonify(messages=undelivered_for(foreman()))
+
+
     cursor, limit = page_args()
     page = dispatched_cases(actor, cursor, limit)
     return jsonify(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)

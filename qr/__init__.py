@@ -2,11 +2,12 @@
 
 from qr.codes import qr_matrix, qr_png, qr_svg
 from qr.fonts import FontNotFound, find_cjk_font
-from qr.poster import MissingGlyphs, PosterContent, poster_pdf, poster_png
+from qr.poster import MissingGlyphs, NoticeBoard, PosterContent, poster_pdf, poster_png
 
 __all__ = [
     "FontNotFound",
     "MissingGlyphs",
+    "NoticeBoard",
     "PosterContent",
     "find_cjk_font",
     "poster_pdf",

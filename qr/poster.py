@@ -1,4 +1,8 @@
-"""The printable A4 poster for a site's 维权信息告示牌: title, QR code, foreman contact, steps."""
+"""The printable A4 poster for a site's 维权信息告示牌: the foreman's QR code and contact, and what
+article 34 of the 保障农民工工资支付条例 requires the board to show: the parties and the 劳资专管员,
+the local minimum wage and pay day, complaint phone numbers, and the routes to labour arbitration
+and legal aid. A leaf library: text in, PNG or PDF bytes out.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,11 @@ from reportlab.pdfgen import canvas
 from qr.codes import qr_matrix
 from qr.fonts import find_cjk_font
 
-DEFAULT_TITLE = "欠薪投诉 扫码找工长"
+DEFAULT_TITLE = "维权信息告示牌"
+SUBTITLE = "欠薪投诉 扫码找工长"
+LEGAL_BASIS = "依据《保障农民工工资支付条例》第三十四条设置"
+# Printed where a fact is not known yet, so site staff can write it in by hand.
+BLANK = "＿＿＿＿＿＿＿＿"
 DEFAULT_INSTRUCTIONS = (
     "1. 用微信或手机相机扫描二维码",
     "2. 填写姓名、电话、工地和欠薪情况",
@@ -33,14 +41,20 @@ DEFAULT_DISTRICT = "盐田区"
 # renderer converts to its own units. One layout for both keeps the PNG and the PDF identical.
 PAGE_WIDTH = 210.0
 PAGE_HEIGHT = 297.0
-MARGIN = 14.0
+MARGIN = 10.0
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 CENTRE = PAGE_WIDTH / 2
-MIN_GAP = 4.0
-MAX_GAP = 14.0
+MIN_GAP = 3.0
+MAX_GAP = 10.0
 # Quiet zone included. Even the smallest symbol (version 1: 21 of 29 modules) is then over 8 cm
 # wide, large enough to scan from a step or two away.
-QR_SIZE = 116.0
+QR_SIZE = 100.0
+# The text column beside the code.
+COLUMN_GAP = 6.0
+COLUMN_X = MARGIN + QR_SIZE + 4.0 + COLUMN_GAP
+COLUMN_WIDTH = PAGE_WIDTH - MARGIN - COLUMN_X
+# The notice panels' text: 12 pt is easily read at arm's length on a printed A4 page.
+PANEL_TEXT = 12.0
 # Below this a line is hard to read on a notice board; refuse rather than print it.
 MIN_FONT_SIZE = 10.0
 
@@ -62,6 +76,46 @@ _MOBILE = re.compile(r"1\d{10}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class NoticeBoard:
+    """The facts a 维权信息告示牌 must show (条例第三十四条); blank ones print as a line to fill."""
+
+    builder: str = ""  # 建设单位
+    general_contractor: str = ""  # 施工总承包单位（项目部）
+    subcontractors: str = ""  # 分包单位
+    authority: str = ""  # 行业工程建设主管部门
+    wage_officer: str = ""  # 劳资专管员
+    wage_officer_phone: str = ""
+    pay_day: str = ""  # 工资支付日期
+    minimum_wage: str = ""  # 当地最低工资标准
+    hotline: str = "12345"
+    complaint_phones: tuple[str, ...] = ()  # 劳动保障监察等投诉举报电话
+    arbitration: str = ""  # 劳动争议调解仲裁申请渠道
+    legal_aid: str = ""  # 法律援助申请渠道、公共法律服务热线
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "complaint_phones", tuple(self.complaint_phones))
+
+    def text(self) -> str:
+        """Every character the board prints (for the glyph check)."""
+        return "".join(
+            (
+                self.builder,
+                self.general_contractor,
+                self.subcontractors,
+                self.authority,
+                self.wage_officer,
+                self.wage_officer_phone,
+                self.pay_day,
+                self.minimum_wage,
+                self.hotline,
+                *self.complaint_phones,
+                self.arbitration,
+                self.legal_aid,
+            )
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PosterContent:
     """What a foreman's QR poster says."""
 
@@ -75,6 +129,7 @@ class PosterContent:
     title: str = DEFAULT_TITLE
     instructions: tuple[str, str, str] = DEFAULT_INSTRUCTIONS
     district: str = DEFAULT_DISTRICT
+    notice: NoticeBoard = NoticeBoard()
 
     def __post_init__(self) -> None:
         for name in ("foreman_name", "foreman_phone", "street", "qr_data", "title", "district"):
@@ -151,9 +206,10 @@ def _layout(content: PosterContent, font: TTFont) -> list[_Op]:
     sections = [
         _banner(content, font),
         _place(content, font),
-        _code(content),
-        _contact(content, font),
-        _steps(content, font),
+        _code_and_contact(content, font),
+        _panel("工程项目与工资信息", _project_rows(content), font),
+        _panel("投诉维权渠道", _channel_rows(content), font),
+        _footer(content, font),
     ]
     # Spread the spare height evenly between sections, up to a limit past which they drift
     # apart; what is left over centres the whole block on the page.
@@ -161,7 +217,7 @@ def _layout(content: PosterContent, font: TTFont) -> list[_Op]:
     used = sum(height for height, _ in sections)
     gap = min(MAX_GAP, (available - used) / (len(sections) - 1))
     if gap < MIN_GAP:
-        raise AssertionError(f"poster sections do not fit the page (gap {gap:.1f} mm)")
+        raise ValueError(f"the notice text is too long to fit on the poster (gap {gap:.1f} mm)")
     top = MARGIN + (available - used - gap * (len(sections) - 1)) / 2
     ops: list[_Op] = []
     for height, section in sections:
@@ -174,8 +230,8 @@ def _layout(content: PosterContent, font: TTFont) -> list[_Op]:
 
 
 def _banner(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
-    height = 34.0
-    size = _fit(font, content.title, 44, CONTENT_WIDTH - 16)
+    height = 24.0
+    size = _fit(font, content.title, 40, CONTENT_WIDTH - 16)
     # CJK glyphs sit about 0.36 em above the baseline on average: centre them in the band.
     baseline = height / 2 + 0.36 * _em(size)
     return height, [
@@ -186,53 +242,126 @@ def _banner(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
 
 def _place(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
     place = f"{content.district} {content.street}"
-    size = _fit(font, place, 24, CONTENT_WIDTH)
-    baseline = _ASCENT * _em(size)
-    ops: list[_Op] = [_Text(place, CENTRE, baseline, size, INK, bold=True)]
     if content.site_name:
-        site = f"工地：{content.site_name}"
-        size = _fit(font, site, 16, CONTENT_WIDTH)
-        baseline += 1.6 * _em(size)
-        ops.append(_Text(site, CENTRE, baseline, size, MUTED))
-    return baseline + _DESCENT * _em(size), ops
+        place += f" · {content.site_name}"
+    size = _fit(font, place, 18, CONTENT_WIDTH)
+    baseline = _ASCENT * _em(size)
+    return baseline + _DESCENT * _em(size), [_Text(place, CENTRE, baseline, size, INK, bold=True)]
 
 
-def _code(content: PosterContent) -> tuple[float, list[_Op]]:
-    # Framed so it reads as the thing to scan; the frame lies outside the quiet zone.
+def _code_and_contact(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
+    # The code on the left, framed so it reads as the thing to scan (the frame lies outside the
+    # quiet zone); on the right, whom to call and what happens.
     modules = tuple(tuple(row) for row in qr_matrix(content.qr_data))
     frame = 2.0
     side = QR_SIZE + 2 * frame
-    return side, [
-        _Box(CENTRE - side / 2, 0, side, side, fill=WHITE, stroke=RULE, line_width=0.5, radius=3.0),
-        _Code(CENTRE - QR_SIZE / 2, frame, QR_SIZE, modules),
+    ops: list[_Op] = [
+        _Box(MARGIN, 0, side, side, fill=WHITE, stroke=RULE, line_width=0.5, radius=3.0),
+        _Code(MARGIN + frame, frame, QR_SIZE, modules),
     ]
-
-
-def _contact(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
+    y = 4.0
+    heading = SUBTITLE
+    size = _fit(font, heading, 20, COLUMN_WIDTH)
+    y += _ASCENT * _em(size)
+    ops.append(_Text(heading, COLUMN_X, y, size, ACCENT, align="left", bold=True))
     # The largest text after the title: the number is what people will call.
     name = f"工长：{content.foreman_name}"
-    phone = f"电话：{_display_phone(content.foreman_phone)}"
-    size = min(_fit(font, name, 30, CONTENT_WIDTH), _fit(font, phone, 30, CONTENT_WIDTH))
-    first = _ASCENT * _em(size)
-    second = first + 1.45 * _em(size)
-    return second + _DESCENT * _em(size), [
-        _Text(name, CENTRE, first, size, INK, bold=True),
-        _Text(phone, CENTRE, second, size, INK, bold=True),
+    phone = _display_phone(content.foreman_phone)
+    size = min(_fit(font, name, 22, COLUMN_WIDTH), _fit(font, phone, 26, COLUMN_WIDTH))
+    y += 2.0 * _em(size)
+    ops.append(_Text(name, COLUMN_X, y, size, INK, align="left", bold=True))
+    y += 1.5 * _em(size)
+    ops.append(_Text(phone, COLUMN_X, y, min(26, size * 26 / 22), INK, align="left", bold=True))
+    y += 0.8 * _em(size)
+    steps_size = min([_fit(font, line, 13, COLUMN_WIDTH) for line in content.instructions] + [13.0])
+    for line in content.instructions:
+        for part in _wrap(font, line, steps_size, COLUMN_WIDTH):
+            y += 1.55 * _em(steps_size)
+            ops.append(_Text(part, COLUMN_X, y, steps_size, INK, align="left"))
+    return max(side, y + _DESCENT * _em(steps_size)), ops
+
+
+def _or_blank(value: str) -> str:
+    return value.strip() or BLANK
+
+
+def _project_rows(content: PosterContent) -> list[tuple[str, str]]:
+    notice = content.notice
+    officer = " ".join(p for p in (notice.wage_officer.strip(), notice.wage_officer_phone) if p)
+    return [
+        ("建设单位", _or_blank(notice.builder)),
+        ("施工总承包单位", _or_blank(notice.general_contractor)),
+        ("分包单位", _or_blank(notice.subcontractors)),
+        ("行业主管部门", _or_blank(notice.authority)),
+        ("劳资专管员", _or_blank(officer)),
+        ("工资支付日期", _or_blank(notice.pay_day)),
+        ("当地最低工资", _or_blank(notice.minimum_wage)),
     ]
 
 
-def _steps(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
-    # Left-aligned in a panel so the three lines read as a list.
-    padding = 8.0
-    size = min(_fit(font, line, 18, CONTENT_WIDTH - 2 * padding) for line in content.instructions)
-    line_height = 1.65 * _em(size)
-    baseline = padding + _ASCENT * _em(size)
-    height = baseline + 2 * line_height + _DESCENT * _em(size) + padding
-    ops: list[_Op] = [_Box(MARGIN, 0, CONTENT_WIDTH, height, fill=PANEL, radius=3.0)]
-    for line in content.instructions:
-        ops.append(_Text(line, MARGIN + padding, baseline, size, INK, align="left"))
-        baseline += line_height
-    return height, ops
+def _channel_rows(content: PosterContent) -> list[tuple[str, str]]:
+    notice = content.notice
+    phones = [
+        f"工长 {_display_phone(content.foreman_phone)}",
+        f"{notice.hotline} 政务服务便民热线",
+        *notice.complaint_phones,
+    ]
+    return [
+        ("投诉举报电话", "；".join(p.strip() for p in phones if p.strip())),
+        ("劳动争议仲裁", _or_blank(notice.arbitration)),
+        ("法律援助", _or_blank(notice.legal_aid)),
+    ]
+
+
+def _panel(title: str, rows: list[tuple[str, str]], font: TTFont) -> tuple[float, list[_Op]]:
+    # A titled panel of "label：value" lines; long values wrap under themselves.
+    padding = 5.0
+    size = PANEL_TEXT
+    line = 1.5 * _em(size)
+    label_width = max(font.stringWidth(label + "：", size) for label, _ in rows) * _MM_PER_PT
+    value_x = MARGIN + padding + label_width
+    value_width = CONTENT_WIDTH - 2 * padding - label_width
+    heading_size = 15.0
+    y = padding + _ASCENT * _em(heading_size)
+    ops: list[_Op] = [_Text(title, MARGIN + padding, y, heading_size, ACCENT, "left", bold=True)]
+    y += 0.5 * _em(heading_size)
+    for label, value in rows:
+        y += line
+        ops.append(_Text(label + "：", MARGIN + padding, y, size, MUTED, align="left"))
+        for index, part in enumerate(_wrap(font, value, size, value_width)):
+            if index:
+                y += line
+            ops.append(_Text(part, value_x, y, size, INK, align="left"))
+    height = y + _DESCENT * _em(size) + padding
+    frame = _Box(MARGIN, 0, CONTENT_WIDTH, height, fill=PANEL, radius=3.0)
+    return height, [frame, *ops]
+
+
+def _footer(content: PosterContent, font: TTFont) -> tuple[float, list[_Op]]:
+    text = f"{LEGAL_BASIS} · {content.district}{content.street}"
+    size = _fit(font, text, 10.5, CONTENT_WIDTH)
+    baseline = _ASCENT * _em(size)
+    return baseline + _DESCENT * _em(size), [_Text(text, CENTRE, baseline, size, MUTED)]
+
+
+def _wrap(font: TTFont, text: str, size: float, width: float) -> list[str]:
+    """Break text into lines no wider than ``width`` mm (Chinese breaks between any characters;
+    a run of Latin letters or digits is kept whole)."""
+    tokens = re.findall(r"[0-9A-Za-z.\-/]+|.", text)
+    lines: list[str] = []
+    current = ""
+    for token in tokens:
+        candidate = current + token
+        if current and font.stringWidth(candidate, size) * _MM_PER_PT > width:
+            lines.append(current.rstrip())
+            current = token.lstrip()
+        else:
+            current = candidate
+    if current.strip():
+        lines.append(current)
+    if any(font.stringWidth(line, size) * _MM_PER_PT > width for line in lines):
+        raise ValueError(f"{text!r} is too long to fit on the poster")
+    return lines or [""]
 
 
 def _fit(font: TTFont, text: str, size: float, width: float) -> float:
@@ -276,8 +405,14 @@ def _load_checked_font(
             content.site_name or "",
             content.foreman_name,
             content.foreman_phone,
-            "工地长电话：",
+            "工长电话：",
             *content.instructions,
+            SUBTITLE,
+            LEGAL_BASIS,
+            BLANK,
+            content.notice.text(),
+            "".join(label for label, _ in _project_rows(content) + _channel_rows(content)),
+            "工程项目与工资信息投诉维权渠道政务服务便民热线·；",
         )
     )
     # Pillow and reportlab both draw a missing glyph as an empty box without complaint; a poster

@@ -92,6 +92,7 @@ def base_config(database_url: str, redis_url: str, tmp_path_factory: pytest.Temp
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "WECHAT_SANDBOX": True,
+        "SMS_SANDBOX": True,
         "PUBLIC_BASE_URL": "https://wage.example.test",
     }
 

@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.test_foreman_api import auth, events
+import sqlalchemy as sa
+
+from tests.test_foreman_api import auth, events, members_of, street_team
 from wagedispute.access.actors import Actor
 from wagedispute.access.tokens import issue_token
 from wagedispute.cases.lifecycle import StepRequest, transition_case
-from wagedispute.handling.followup import close_unanswered
-from wagedispute.models import Case, CaseStatus, Complainant, Outcome, Role, Urgency
+from wagedispute.handling.followup import (
+    close_unanswered,
+    followup_call_overdue,
+    record_followup_call,
+)
+from wagedispute.models import (
+    Case,
+    CaseStatus,
+    Complainant,
+    Delivery,
+    DeliveryState,
+    Outcome,
+    Role,
+    SubscriptionConsent,
+    Urgency,
+)
 from wagedispute.platform.database import db, utcnow
 
 
@@ -131,11 +147,24 @@ def test_confirming_an_unresolved_case_is_refused(client, district, make_case):
     assert response.json["error"]["code"] == "invalid_transition"
 
 
-def test_unanswered_resolutions_close_after_seven_days(app, district, make_case):
-    complainant, _ = worker()
+def told_worker(openid: str = "o-worker") -> Complainant:
+    """A mini-program worker who subscribed to progress messages (so the outcome reaches them)."""
+    complainant, _ = worker(openid)
+    db.session.add(
+        SubscriptionConsent(openid=openid, template="case_progress", accepted=True, remaining=20)
+    )
+    db.session.commit()
+    return complainant
+
+
+def test_unanswered_resolutions_close_after_seven_days_when_the_worker_was_told(
+    app, district, make_case, drain
+):
+    complainant = told_worker()
     old = resolved_case(make_case, district, complainant)
     recent = resolved_case(make_case, district, complainant)
     answered = resolved_case(make_case, district, complainant)
+    drain()
     transition_case(
         answered.id,
         CaseStatus.REOPENED,
@@ -156,3 +185,65 @@ def test_unanswered_resolutions_close_after_seven_days(app, district, make_case)
     assert closing.actor_role == Role.SYSTEM and "7日" in closing.data["reason"]
     assert close_unanswered(now) == []
     assert close_unanswered(now + timedelta(hours=2)) == [recent.id]
+
+
+def test_a_case_whose_worker_was_never_told_is_not_auto_closed_but_becomes_a_followup_call(
+    app, district, make_case, drain
+):
+    # A worker with no consent and no mobile: no message about the outcome can reach them.
+    complainant, _ = worker("o-never-told")
+    case = resolved_case(make_case, district, complainant)
+    drain()
+    told = db.session.scalars(
+        sa.select(Delivery).where(
+            Delivery.case_id == case.id,
+            Delivery.recipient_role == Role.COMPLAINANT,
+            Delivery.state == DeliveryState.SENT,
+        )
+    ).all()
+    assert told == []
+    now = utcnow() + timedelta(days=8)
+
+    assert close_unanswered(now) == []
+    after = stored(case)
+    assert after.status == CaseStatus.RESOLVED
+    assert after.followup_call_due_at is not None and after.followup_call_due_at > now
+    [task] = events(case, "followup_call")
+    assert task.actor_role == Role.SYSTEM and not task.worker_visible
+    # Asking again changes nothing: one task, one clock.
+    assert close_unanswered(now + timedelta(days=30)) == []
+    assert len(events(case, "followup_call")) == 1
+    assert stored(case).status == CaseStatus.RESOLVED
+    # The team is told to call (a WeChat message to the bound members of the team).
+    team = street_team(district, case)
+    member = members_of(team)[0]
+    member.openid = "o-member-caller"
+    db.session.commit()
+    drain()
+    calls = db.session.scalars(
+        sa.select(Delivery).where(Delivery.case_id == case.id, Delivery.template == "followup_call")
+    ).all()
+    assert any(d.state == DeliveryState.SENT for d in calls)
+
+    # The team reaches the worker by phone: seven days from the call, silence closes the case.
+    actor = Actor(Role.TEAM_MEMBER, member.id, team_id=team.id)
+    record_followup_call(actor, case.number, reached=True, note="已电话告知处置结果")
+    called_at = stored(case).followup_called_at
+    assert close_unanswered(called_at + timedelta(days=6)) == []
+    assert close_unanswered(called_at + timedelta(days=7, minutes=1)) == [case.id]
+    assert stored(case).status == CaseStatus.CLOSED
+
+
+def test_a_missed_followup_call_is_logged_and_the_call_stays_due(app, district, make_case, drain):
+    complainant, _ = worker("o-never-told-2")
+    case = resolved_case(make_case, district, complainant)
+    now = utcnow() + timedelta(days=8)
+    close_unanswered(now)
+    team = street_team(district, case)
+    member = members_of(team)[0]
+    actor = Actor(Role.TEAM_MEMBER, member.id, team_id=team.id)
+    record_followup_call(actor, case.number, reached=False, note="无人接听")
+    assert len(events(case, "followup_call_missed")) == 1
+    assert stored(case).followup_called_at is None
+    assert close_unanswered(now + timedelta(days=30)) == []
+    assert followup_call_overdue(stored(case), now + timedelta(days=30))

@@ -1,15 +1,35 @@
-"""The H5 form for scanners outside WeChat: the journey, CSRF, field errors, token pages."""
+"""The H5 pages for scanners outside WeChat: the form, the case page, a lost code, token pages."""
 
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.test_intake import VALID_ID, VALID_USCC, demo_token, row_counts
-from wagedispute.models import Case, Channel, QrCode, QrStatus
+from tests.test_team_api import png_bytes
+from wagedispute.access.actors import Actor
+from wagedispute.cases.evidence import store_evidence
+from wagedispute.handling.foreman import dispatch_case
+from wagedispute.handling.team import ResolutionIn, accept_case, resolve_case
+from wagedispute.messaging import sms
+from wagedispute.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Channel,
+    DisposalTeam,
+    DisputeGroup,
+    Evidence,
+    QrCode,
+    QrStatus,
+    Role,
+    TeamMember,
+)
 from wagedispute.platform.database import db, utcnow
 
 
@@ -20,136 +40,358 @@ def hidden(page: str, name: str) -> str:
     return html.unescape(match.group(1))
 
 
+def text_of(answer: Any) -> str:
+    return answer.get_data(as_text=True)
+
+
 def open_form(client: Any, token: str) -> dict[str, str]:
     """GET the form and return the fields a browser would post back untouched."""
     answer = client.get(f"/q/{token}")
     assert answer.status_code == 200
-    page = answer.get_data(as_text=True)
+    page = text_of(answer)
     return {
         "csrf_token": hidden(page, "csrf_token"),
         "idempotency_key": hidden(page, "idempotency_key"),
     }
 
 
-def form_fields(**overrides: str) -> dict[str, str]:
-    """What a worker types into the form."""
+def short_form(**overrides: str) -> dict[str, str]:
+    """What a worker types into the short form."""
     fields = {
         "name": "张三",
         "mobile": "13800138000",
-        "id_number": VALID_ID,
         "site_name": "海景花园二期工地",
-        "site_address": "盐田区海景路 1 号",
-        "employers-0-role": "总包",
-        "employers-0-name": "深圳市鹏城建设工程有限公司",
-        "employers-0-uscc": VALID_USCC,
-        "employers-1-role": "班组",
-        "employers-1-name": "",
-        "employers-1-uscc": "",
-        "workers_affected": "4",
-        "amount_yuan": "23,456.50",
-        "period_start": "2025-08-01",
-        "period_end": "2025-10-31",
-        "description": "四个人三个月工资没有发",
+        "employers-0-name": "李老板",
+        "amount_yuan": "8万",
+        "months_owed": "3",
+        "workers_affected": "1",
+        "description": "三个月工资没有发",
     }
     fields.update(overrides)
     return fields
 
 
-def text_of(answer: Any) -> str:
-    return answer.get_data(as_text=True)
+def full_form(**overrides: str) -> dict[str, str]:
+    """The short form plus everything under "补充更多信息"."""
+    return short_form(
+        **{
+            "id_number": VALID_ID,
+            "site_address": "盐田区海景路 1 号",
+            "employers-0-uscc": VALID_USCC,
+            "employers-1-role": "总包",
+            "employers-1-name": "深圳市鹏城建设工程有限公司",
+            "employers-1-uscc": "",
+            **overrides,
+        }
+    )
 
 
-def test_worker_journey_through_the_h5_form(client: Any, district: dict[str, Any]) -> None:
+def submitted(answer: Any) -> tuple[str, str]:
+    """The case number and access code on the "受理" page."""
+    page = text_of(answer)
+    number = re.search(r'id="case-number">([^<]+)<', page)
+    code = re.search(r'id="access-code">([^<]+)<', page)
+    assert number and code, page
+    return number.group(1), code.group(1)
+
+
+def open_case_page(client: Any, number: str, code: str) -> str:
+    """Look the case up with its number and code, follow the redirect, return the page."""
+    csrf = hidden(text_of(client.get("/h5/status")), "csrf_token")
+    answer = client.post(
+        "/h5/status", data={"csrf_token": csrf, "number": number, "access_code": code}
+    )
+    assert answer.status_code == 303, text_of(answer)
+    page = client.get(answer.headers["Location"])
+    assert page.status_code == 200
+    return text_of(page)
+
+
+def case_csrf(client: Any) -> str:
+    return hidden(text_of(client.get("/h5/case")), "csrf_token")
+
+
+def sms_log(mobile: str) -> list[dict[str, Any]]:
+    """What the SMS sandbox recorded for one number, oldest first."""
+    return [m for m in reversed(sms.sandbox_sent(1000)) if m["mobile"] == mobile]
+
+
+def case_by_number(number: str) -> Case:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Case).where(Case.number == number)).one()
+
+
+def resolve_as_team(case: Case, *, paid_fen: int) -> None:
+    """Dispatch, accept and resolve a case as paid in full with a proof photo."""
+    member = db.session.scalars(
+        sa.select(TeamMember)
+        .join(DisposalTeam, DisposalTeam.id == TeamMember.team_id)
+        .where(DisposalTeam.street_id == case.street_id, DisposalTeam.active, TeamMember.active)
+        .order_by(TeamMember.id)
+    ).first()
+    team = member.team
+    dispatch_case(
+        Actor(Role.FOREMAN, case.foreman_id), case.number, team.id, urgency=case.urgency_suggested
+    )
+    actor = Actor(Role.TEAM_MEMBER, member.id, team_id=team.id)
+    accept_case(actor, case.number)
+    proof = store_evidence(case.id, actor, png_bytes("green"))
+    resolve_case(
+        actor,
+        case.number,
+        ResolutionIn(
+            outcome="paid_in_full",
+            summary="总包代付，工人已签收",
+            proof_evidence_ids=[proof.id],
+            payments=[{"worker": "工人甲", "amount_fen": paid_fen}],
+        ),
+    )
+
+
+def test_h5_worker_journey_from_form_to_confirmed_closure_and_to_a_dispute(
+    client: Any, district: dict[str, Any], drain: Any
+) -> None:
     token = demo_token(district)
     form = open_form(client, token)
     page = text_of(client.get(f"/q/{token}"))
-    assert district["foremen"][0].name in page and "提交投诉" in page
-
-    first = client.post(f"/q/{token}", data={**form, **form_fields()})
+    assert "<script" not in page and "老板或单位" in page and "<details" in page
+    photo = (io.BytesIO(png_bytes("red")), "gongzi.png")
+    first = client.post(
+        f"/q/{token}",
+        data={**form, **short_form(), "photos": photo},
+        content_type="multipart/form-data",
+    )
     assert first.status_code == 200, text_of(first)
-    number = re.search(r'id="case-number">([^<]+)<', text_of(first)).group(1)
-    first_code = re.search(r'id="access-code">([^<]+)<', text_of(first)).group(1)
-    assert number.startswith("YT-") and len(first_code) == 8
+    number, code = submitted(first)
+    assert "已收到 1 张照片" in text_of(first)
 
-    # The double-submit: the same hidden key, the same case; the page shows a working code.
-    second = client.post(f"/q/{token}", data={**form, **form_fields()})
-    assert second.status_code == 200
-    assert re.search(r'id="case-number">([^<]+)<', text_of(second)).group(1) == number
-    code = re.search(r'id="access-code">([^<]+)<', text_of(second)).group(1)
-    case = db.session.scalars(sa.select(Case)).one()
-    assert case.channel == Channel.WEB and case.amount_owed_fen == 2_345_650
-    assert case.employers[0]["uscc"] == VALID_USCC and len(case.employers) == 1
+    # Back and submit again: the same case and the same access code.
+    again = client.post(f"/q/{token}", data={**form, **short_form()})
+    assert submitted(again) == (number, code)
+    case = case_by_number(number)
+    assert case.channel == Channel.WEB and case.amount_owed_fen == 8_000_000
+    assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(Evidence.id))) == 1
+    assert case.period_start is not None and case.period_end is not None
 
-    status_page = client.get("/h5/status")
-    csrf = hidden(text_of(status_page), "csrf_token")
-    shown = client.post(
-        "/h5/status", data={"csrf_token": csrf, "number": number, "access_code": code}
+    drain()
+    resolve_as_team(case, paid_fen=8_000_000)
+    drain()
+    texts = [m["text"] for m in sms_log("13800138000")]
+    assert any(number in t and "已分派" in t for t in texts), texts
+    assert any(number in t and "已办结待确认" in t for t in texts), texts
+    # Nothing personal beyond the case number and a short status.
+    assert not any("张三" in t or "李老板" in t or "80" in t.replace(number, "") for t in texts)
+
+    shown = open_case_page(client, number, code)
+    assert "<script" not in shown
+    assert "已全额支付" in shown or "全额" in shown
+    assert "80,000.00" in shown and "总包代付" in shown and "已上传 1 份" in shown
+    csrf = hidden(shown, "csrf_token")
+    confirmed = client.post("/h5/case/confirm", data={"csrf_token": csrf, "score": "5"})
+    assert confirmed.status_code == 303
+    assert "案件已结案" in text_of(client.get("/h5/case"))
+    assert case_by_number(number).status == CaseStatus.CLOSED
+    rating = db.session.scalars(
+        sa.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "rating")
+    ).one()
+    assert rating.data["score"] == 5
+    drain()
+    assert any("已结案" in m["text"] for m in sms_log("13800138000"))
+
+    # A second worker disputes the outcome with a reason.
+    other = client.application.test_client()
+    form = open_form(other, token)
+    answer = other.post(
+        f"/q/{token}",
+        data={**form, **short_form(name="李四", mobile="13900139000", amount_yuan="8000元")},
     )
-    assert shown.status_code == 200
-    assert "您的投诉已受理" in text_of(shown) and "已受理" in text_of(shown)
-    assert "13800138000" not in text_of(shown) and "张三" not in text_of(shown)
-    # Only the code on the page the worker ended up with opens the case.
-    assert first_code != code
-    stale = client.post(
-        "/h5/status", data={"csrf_token": csrf, "number": number, "access_code": first_code}
+    number2, code2 = submitted(answer)
+    case2 = case_by_number(number2)
+    assert case2.amount_owed_fen == 800_000
+    resolve_as_team(case2, paid_fen=400_000)
+    open_case_page(other, number2, code2)
+    csrf = case_csrf(other)
+    blank = other.post("/h5/case/dispute", data={"csrf_token": csrf, "reason": " "})
+    assert blank.status_code == 422 and "请写明" in text_of(blank)
+    disputed = other.post(
+        "/h5/case/dispute", data={"csrf_token": csrf, "reason": "只拿到一半工资", "score": "1"}
     )
-    assert stale.status_code == 404
+    assert disputed.status_code == 303
+    after = case_by_number(number2)
+    assert after.status == CaseStatus.REOPENED and after.flagged_to_bureau
+    assert "区信访局督办" in text_of(other.get("/h5/case"))
+    drain()
+    assert any(number2 in m["text"] for m in sms_log("13900139000"))
 
 
-def test_a_post_without_a_valid_csrf_token_is_refused_and_creates_nothing(
+def test_a_blank_required_amount_is_refused_and_8wan_is_80000_yuan(
     client: Any, district: dict[str, Any]
 ) -> None:
     token = demo_token(district)
     form = open_form(client, token)
     counts = row_counts()
-    missing = client.post(
-        f"/q/{token}", data={"idempotency_key": form["idempotency_key"], **form_fields()}
-    )
-    assert missing.status_code == 400 and "页面已过期" in text_of(missing)
-    wrong = client.post(f"/q/{token}", data={**form, "csrf_token": "x" * 43, **form_fields()})
-    assert wrong.status_code == 400
-    # A token from another browser's session does not work here either.
-    stranger = client.application.test_client()
-    assert stranger.post(f"/q/{token}", data={**form, **form_fields()}).status_code == 400
+    blank = client.post(f"/q/{token}", data={**form, **short_form(amount_yuan="  ")})
+    assert blank.status_code == 422
+    assert re.search(r'id="amount_yuan-error">请填写欠薪金额<', text_of(blank))
     assert row_counts() == counts
+    no_workers = client.post(f"/q/{token}", data={**form, **short_form(workers_affected="")})
+    assert no_workers.status_code == 422 and "请填写被欠薪人数" in text_of(no_workers)
+    accepted = client.post(f"/q/{token}", data={**form, **short_form(amount_yuan="8万")})
+    number, _ = submitted(accepted)
+    assert case_by_number(number).amount_owed_fen == 80_000 * 100
 
 
-def test_invalid_fields_come_back_beside_their_inputs_in_chinese(
+@pytest.mark.parametrize(
+    ("typed", "fen"),
+    [("8000元", 800_000), ("1.5万元", 1_500_000), ("23,456.50", 2_345_650), ("３千", 300_000)],
+)
+def test_amounts_are_read_as_workers_write_them(typed: str, fen: int) -> None:
+    from handlers.h5 import parse_yuan
+
+    assert parse_yuan(typed) == fen
+
+
+def test_an_optional_field_failing_its_check_is_kept_and_flagged_not_a_blocker(
     client: Any, district: dict[str, Any]
 ) -> None:
     token = demo_token(district)
     form = open_form(client, token)
-    counts = row_counts()
     answer = client.post(
         f"/q/{token}",
         data={
             **form,
-            **form_fields(
-                id_number="110105194912310021",
-                **{"employers-0-uscc": "91440300MA5D12345X"},
-                mobile="12345",
-                amount_yuan="一万",
-                workers_affected="0",
-            ),
+            **full_form(id_number="110105194912310021", **{"employers-0-uscc": "91440300BAD"}),
         },
     )
-    assert answer.status_code == 422
-    page = text_of(answer)
-    assert "身份证号码无效，请核对" in page
-    assert "统一社会信用代码无效，请核对" in page
-    assert "请填写金额（元），最多两位小数" in page
-    assert "不能小于 1" in page
-    assert re.search(r'id="mobile-error">[^<]*手机号码', page)
-    assert 'id="employers-0-uscc-error"' in page
-    # What the worker typed is kept.
-    assert 'value="深圳市鹏城建设工程有限公司"' in page
+    assert answer.status_code == 200, text_of(answer)
+    number, _ = submitted(answer)
+    assert "已照原样记下" in text_of(answer)
+    case = case_by_number(number)
+    flags = {f["field"]: f for f in case.intake_flags}
+    assert flags["employers.0.uscc"]["value"] == "91440300BAD"
+    # An ID number is kept, but never in clear.
+    assert "value" not in flags["id_number"] and flags["id_number"]["value_encrypted"]
+    assert case.complainant.id_number_hash is None
+    # A required field is still required.
+    form = open_form(client, token)
+    refused = client.post(f"/q/{token}", data={**form, **short_form(mobile="12345")})
+    assert refused.status_code == 422 and re.search(
+        r'id="mobile-error">[^<]*手机号码', text_of(refused)
+    )
+    assert 'value="李老板"' in text_of(refused)
+
+
+def test_an_expired_form_session_keeps_what_was_typed(
+    client: Any, district: dict[str, Any]
+) -> None:
+    token = demo_token(district)
+    form = open_form(client, token)
+    counts = row_counts()
+    # Another browser (or this one after its session cookie expired) posts the page.
+    stranger = client.application.test_client()
+    expired = stranger.post(f"/q/{token}", data={**form, **full_form()})
+    page = text_of(expired)
+    assert expired.status_code == 400 and "您填写的内容都还在" in page
+    assert 'value="张三"' in page and 'value="8万"' in page and 'value="李老板"' in page
     assert hidden(page, "idempotency_key") == form["idempotency_key"]
     assert row_counts() == counts
+    # Submitting the kept page again works.
+    again = stranger.post(
+        f"/q/{token}",
+        data={
+            **full_form(),
+            "csrf_token": hidden(page, "csrf_token"),
+            "idempotency_key": form["idempotency_key"],
+        },
+    )
+    assert again.status_code == 200 and submitted(again)
 
 
-def test_unknown_and_revoked_tokens_get_clear_pages(client: Any, district: dict[str, Any]) -> None:
+def test_a_lost_access_code_is_sent_again_by_sms_to_the_mobile_on_the_case(
+    client: Any, district: dict[str, Any], drain: Any
+) -> None:
+    token = demo_token(district)
+    form = open_form(client, token)
+    number, code = submitted(client.post(f"/q/{token}", data={**form, **short_form()}))
+    page = client.get("/h5/access-code")
+    csrf = hidden(text_of(page), "csrf_token")
+    wrong = client.post(
+        "/h5/access-code", data={"csrf_token": csrf, "number": number, "mobile": "13700137000"}
+    )
+    right = client.post(
+        "/h5/access-code", data={"csrf_token": csrf, "number": number, "mobile": "138 0013 8000"}
+    )
+    # The same answer either way: the page does not tell who filed a complaint.
+    assert wrong.status_code == right.status_code == 200
+    assert "如果手机号与案件登记的一致" in text_of(
+        wrong
+    ) and "如果手机号与案件登记的一致" in text_of(right)
+    drain()
+    codes = [m for m in sms_log("13800138000") if m["template"] == sms.ACCESS_CODE]
+    assert len(codes) == 1 and codes[0]["params"] == [number, code]
+    assert not sms_log("13700137000")
+    assert code in codes[0]["text"]
+
+
+def test_photos_can_be_added_later_on_the_case_page(client: Any, district: dict[str, Any]) -> None:
+    token = demo_token(district)
+    form = open_form(client, token)
+    number, code = submitted(client.post(f"/q/{token}", data={**form, **short_form()}))
+    open_case_page(client, number, code)
+    csrf = case_csrf(client)
+    answer = client.post(
+        "/h5/case/photos",
+        data={
+            "csrf_token": csrf,
+            "photos": [(io.BytesIO(png_bytes("red")), "a.png"), (io.BytesIO(b"nope"), "b.txt")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 422 and "第 2 张" in text_of(answer)
+    assert db.session.scalar(sa.select(sa.func.count(Evidence.id))) == 1
+
+
+def test_same_mobile_same_site_is_a_linked_duplicate_counted_once(
+    client: Any, district: dict[str, Any]
+) -> None:
+    token = demo_token(district)
+    numbers = []
+    for amount in ("35000", "35000", "36000"):
+        form = open_form(client, token)
+        numbers.append(
+            submitted(
+                client.post(
+                    f"/q/{token}",
+                    data={**form, **short_form(workers_affected="35", amount_yuan=amount)},
+                )
+            )[0]
+        )
+    form = open_form(client, token)
+    numbers.append(
+        submitted(
+            client.post(
+                f"/q/{token}",
+                data={**form, **short_form(mobile="13900139000", workers_affected="2")},
+            )
+        )[0]
+    )
+    first, second, third, fourth = (case_by_number(n) for n in numbers)
+    assert first.duplicate_of_id is None and fourth.duplicate_of_id is None
+    assert second.duplicate_of_id == first.id and third.duplicate_of_id == first.id
+    group = db.session.get(DisputeGroup, first.group_id)
+    assert {c.group_id for c in (second, third, fourth)} == {group.id}
+    assert group.case_count == 4 and group.complainants_total == 2
+    assert group.workers_total == 37 and group.amount_total_fen == (35_000 + 80_000) * 100
+
+
+def test_fallback_pages_give_a_full_phone_to_call_and_the_hotline(
+    client: Any, district: dict[str, Any]
+) -> None:
     unknown = client.get("/q/forgedtoken00000000000000")
-    assert unknown.status_code == 404 and "二维码无效" in text_of(unknown)
+    page = text_of(unknown)
+    assert unknown.status_code == 404 and "二维码无效" in page
+    assert 'href="tel:12345"' in page
     foreman = district["foremen"][1]
     old = db.session.scalars(sa.select(QrCode).where(QrCode.foreman_id == foreman.id)).one()
     old.status = QrStatus.REVOKED
@@ -160,10 +402,12 @@ def test_unknown_and_revoked_tokens_get_clear_pages(client: Any, district: dict[
     page = text_of(revoked)
     assert revoked.status_code == 410
     assert foreman.name in page and "已停用" in page
+    assert f'href="tel:{foreman.phone}"' in page and "****" not in page
+    assert 'href="tel:12345"' in page
     assert "/q/replacement00000000000001" in page
     counts = row_counts()
     form = open_form(client, "replacement00000000000001")
-    assert client.post(f"/q/{old.token}", data={**form, **form_fields()}).status_code == 410
+    assert client.post(f"/q/{old.token}", data={**form, **short_form()}).status_code == 410
     assert row_counts() == counts
 
 
@@ -180,7 +424,9 @@ def test_the_form_needs_no_javascript_and_no_outside_resources(
     css.close()
 
 
-def test_status_with_a_wrong_code_says_so(client: Any, make_case: Any) -> None:
+def test_status_with_a_wrong_code_says_so_and_case_actions_need_the_session(
+    client: Any, make_case: Any
+) -> None:
     case = make_case()
     csrf = hidden(text_of(client.get("/h5/status")), "csrf_token")
     answer = client.post(
@@ -189,3 +435,7 @@ def test_status_with_a_wrong_code_says_so(client: Any, make_case: Any) -> None:
     assert answer.status_code == 404 and "案件编号或查询码不正确" in text_of(answer)
     refused = client.post("/h5/status", data={"number": case.number, "access_code": "ABCDEFGH"})
     assert refused.status_code == 400
+    # Nothing opened: the case page and its actions lead back to the lookup.
+    assert client.get("/h5/case").status_code == 303
+    confirm = client.post("/h5/case/confirm", data={"csrf_token": csrf})
+    assert confirm.status_code == 303 and case_by_number(case.number).status == CaseStatus.RECEIVED

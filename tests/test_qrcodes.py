@@ -140,6 +140,7 @@ def test_created_qr_code_is_bound_to_foreman_and_site_and_resolves(foremen):
     assert SCENE.fullmatch(found.token) and len(found.token) <= 32
     assert qrcodes.foreman_card(found) == {
         "foreman_name": foreman.name,
+        "foreman_phone": foreman.phone,
         "foreman_phone_masked": foreman.masked_phone,
         "street_name": "海山街道",
         "site_name": "海景花园二期",
@@ -193,6 +194,7 @@ def test_revoked_token_answers_410_with_current_contact_and_new_qr_url(client, f
     error = _error(client.get(f"/api/v1/qr/{old_token}/poster.pdf"), 410, "qr_revoked")
     assert error["details"] == {
         "foreman_name": "张建国",
+        "foreman_phone": "13800000101",
         "foreman_phone_masked": "138****0101",
         "street_name": "沙头角街道",
         "site_name": None,
@@ -200,8 +202,8 @@ def test_revoked_token_answers_410_with_current_contact_and_new_qr_url(client, f
         "qr_url": f"https://wage.example.test/q/{new.token}",
     }
     assert "张建国" in error["message"] and "海报已过期" in error["message"]
-    # The masked number only: the full one is on the new poster.
-    assert foreman.phone not in client.get(f"/api/v1/qr/{old_token}/qr.png").get_data(as_text=True)
+    # The work phone is a public contact (printed on every poster): given in full, to be called.
+    assert foreman.phone in error["message"]
     assert client.get(f"/api/v1/qr/{new.token}/qr.png").status_code == 200
 
 
@@ -433,3 +435,67 @@ def test_demo_foremen_tokens_serve_scannable_codes(client, district, decode_qr):
         response = client.get(f"/api/v1/qr/{qr.token}/qr.png")
         assert response.status_code == 200
         assert decode_qr(response.data) == [f"https://wage.example.test/q/{qr.token}"]
+
+
+def test_poster_carries_the_site_notice_staff_edit_and_the_district_channels(
+    app, district, cjk_font, tool, tmp_path
+):
+    from tests.test_console import PASSWORDS, csrf_of
+
+    qr = db.session.scalars(
+        sa.select(QrCode).where(QrCode.foreman_id == district["foremen"][0].id)
+    ).one()
+    console = app.test_client()
+    console.post(
+        "/console/sign-in",
+        data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_of(console)},
+    )
+    form_page = console.get(f"/console/manage/qr/{qr.id}/notice")
+    assert form_page.status_code == 200 and "劳资专管员" in form_page.get_data(as_text=True)
+    saved = console.post(
+        f"/console/manage/qr/{qr.id}/notice",
+        data={
+            "csrf_token": csrf_of(console, f"/console/manage/qr/{qr.id}/notice"),
+            "builder": "深圳市盐田区建筑工务署",
+            "general_contractor": "中建某局第三建筑工程有限公司",
+            "wage_officer": "王强",
+            "wage_officer_phone": "13912345678",
+            "pay_day": "每月15日",
+        },
+    )
+    assert saved.status_code == 302
+    # A street's staff may not edit the notice board.
+    street = app.test_client()
+    street.post(
+        "/console/sign-in",
+        data={
+            "username": "haishan",
+            "password": PASSWORDS["haishan"],
+            "csrf_token": csrf_of(street),
+        },
+    )
+    assert street.get(f"/console/manage/qr/{qr.id}/notice").status_code in {403, 404}
+
+    response = app.test_client().get(f"/api/v1/qr/{qr.token}/poster.pdf")
+    assert response.status_code == 200
+    pdf = tmp_path / "poster.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(
+        [tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True
+    ).stdout.decode()
+    compact = re.sub(r"\s+", "", text)
+    for expected in (
+        "维权信息告示牌",
+        "深圳市盐田区建筑工务署",
+        "王强13912345678",
+        "每月15日",
+        "12345政务服务便民热线",  # the hotline
+        "月最低工资标准2520元",  # the local minimum wage, from settings
+        "盐田区劳动人事争议仲裁委员会",  # the route to arbitration
+        "12348公共法律服务热线",  # legal aid
+    ):
+        assert expected in compact, expected
+    info = subprocess.run([tool("pdfinfo"), str(pdf)], capture_output=True, check=True).stdout
+    assert re.search(rb"^Pages:\s+1$", info, re.M)
+    fonts = subprocess.run([tool("pdffonts"), str(pdf)], capture_output=True, check=True).stdout
+    assert b" yes " in fonts and b"STSong" not in fonts

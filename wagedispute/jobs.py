@@ -20,9 +20,11 @@ from wagedispute.cases.clocks import escalate_breaches
 from wagedispute.handling.dispatch import auto_dispatch_overdue_critical
 from wagedispute.handling.followup import close_unanswered
 from wagedispute.messaging.notifications import (
+    notify_access_code,
     notify_auto_dispatch,
     notify_breach,
     notify_case_step,
+    notify_followup_call,
 )
 from wagedispute.messaging.outbox import run_outbox_row
 from wagedispute.messaging.push import apply_push_message
@@ -56,6 +58,8 @@ TOPICS: dict[str, Topic] = {
     "breach_notify": Topic("notify", notify_breach),
     "foreman_auto_dispatch": Topic("notify", notify_auto_dispatch),
     "wechat_push": Topic("notify", apply_push_message),
+    "followup_call": Topic("notify", notify_followup_call),
+    "access_code_sms": Topic("notify", notify_access_code),
     TASK_TOPIC: Topic("maintenance", run_task_from_outbox, TASK_TIMEOUT_SECONDS),
 }
 

@@ -11,7 +11,7 @@ import pytest
 import reportlab
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from qr import MissingGlyphs, PosterContent, poster_pdf, poster_png
+from qr import MissingGlyphs, NoticeBoard, PosterContent, poster_pdf, poster_png
 
 URL = "https://wage.yantian.gov.cn/q/k3J_9xQv-2LmN8pR4tYb7WcZ1hD6fG0s"
 VERA = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
@@ -154,7 +154,8 @@ def test_poster_png_draws_chinese_glyphs(cjk_font, make_content):
             bands[-1].append(y)
         else:
             bands.append([y])
-    assert len(bands) == 2, "expected exactly the street line and the name line to differ"
+    # The place line, the name line and the footer (which names the street) differ; nothing else.
+    assert len(bands) == 3, "expected the place, name and footer lines to differ"
     for band in bands:
         box = (0, band[0], first.width, band[-1] + 1)
         for poster in (first, second):
@@ -260,3 +261,66 @@ def test_poster_pdf_text_extracts_in_chinese(cjk_font, make_content, run_tool, t
 
 def test_poster_pdf_is_deterministic(cjk_font, make_content):
     assert poster_pdf(make_content()) == poster_pdf(make_content())
+
+
+NOTICE = NoticeBoard(
+    builder="深圳市盐田区建筑工务署",
+    general_contractor="中建某局第三建筑工程有限公司（东和花园项目部）",
+    subcontractors="深圳市鹏城劳务分包有限公司",
+    authority="盐田区住房和建设局 0755-25228000",
+    wage_officer="王强",
+    wage_officer_phone="13912345678",
+    pay_day="每月15日前支付上月工资",
+    minimum_wage="深圳市月最低工资标准 2520 元",
+    hotline="12345",
+    complaint_phones=("12333 人力资源社会保障服务热线",),
+    arbitration="盐田区劳动人事争议仲裁委员会：可申请劳动仲裁",
+    legal_aid="12348 公共法律服务热线；盐田区法律援助处",
+)
+
+
+def test_the_notice_board_poster_carries_what_article_34_requires(
+    cjk_font, make_content, run_tool, tmp_path, pdf_page_png, decode_qr
+):
+    pdf = poster_pdf(make_content(notice=NOTICE))
+    path = tmp_path / "poster.pdf"
+    path.write_bytes(pdf)
+    info = run_tool("pdfinfo", str(path)).decode()
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    text = re.sub(r"\s+", "", run_tool("pdftotext", "-enc", "UTF-8", str(path), "-").decode())
+    for expected in (
+        "维权信息告示牌",
+        "建设单位",
+        "深圳市盐田区建筑工务署",
+        "施工总承包单位",
+        "劳资专管员",
+        "王强13912345678",
+        "工资支付日期",
+        "最低工资",
+        "2520元",
+        "12345政务服务便民热线",
+        "12333",
+        "劳动争议仲裁",
+        "盐田区劳动人事争议仲裁委员会",
+        "法律援助",
+        "12348",
+        "保障农民工工资支付条例",
+    ):
+        assert expected in text, expected
+    assert decode_qr(pdf_page_png(pdf)) == [URL]
+
+
+def test_unknown_notice_facts_print_as_a_line_to_fill_in(
+    cjk_font, make_content, run_tool, tmp_path
+):
+    path = tmp_path / "poster.pdf"
+    path.write_bytes(poster_pdf(make_content(notice=NoticeBoard(minimum_wage="2520 元"))))
+    text = run_tool("pdftotext", "-enc", "UTF-8", str(path), "-").decode()
+    assert "建设单位" in text and "2520 元" in text
+    # Six site facts are unknown here: each leaves a line to write on.
+    assert text.count("＿＿＿＿＿＿＿＿") >= 6
+
+
+def test_notice_text_too_long_for_the_page_is_refused(cjk_font, make_content):
+    with pytest.raises(ValueError, match="too long"):
+        poster_pdf(make_content(notice=NoticeBoard(arbitration="仲裁" * 400)))

@@ -1,4 +1,9 @@
-"""Group cases about the same site or employer into one dispute with live totals."""
+"""Group cases about the same site or employer into one dispute with live totals.
+
+A complaint by the same mobile about the same site within the window is a suggested duplicate:
+it is linked to the earlier case (``Case.duplicate_of_id``) and adds no workers or money to the
+group; a worker who complains twice counts once among the group's complainants.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from wagedispute.models import Case, DisputeGroup
-
-DEFAULT_WINDOW_DAYS = 90
+from wagedispute.models import Case, Complainant, DisputeGroup
 
 # Longest first, so "有限责任公司" is dropped whole rather than leaving "责任".
 _COMPANY_SUFFIXES = sorted(
@@ -67,9 +70,73 @@ def match_keys(site_name: str | None, employers: Iterable[dict[str, Any]]) -> li
     return list(dict.fromkeys(keys))
 
 
-def assign_group(session: Session, case: Case, now: datetime, window_days: int) -> DisputeGroup:
+def find_duplicate(
+    session: Session, site_name: str | None, mobile_hash: str, since: datetime
+) -> Case | None:
+    """The earliest case since ``since`` by the same mobile about the same (normalised) site."""
+    site = normalise_name(site_name or "")
+    if not site:
+        return None
+    earlier = session.scalars(
+        sa.select(Case)
+        .join(Complainant, Case.complainant_id == Complainant.id)
+        .where(
+            Complainant.mobile_hash == mobile_hash,
+            Case.created_at >= since,
+            Case.duplicate_of_id.is_(None),
+        )
+        .order_by(Case.created_at, Case.id)
+    )
+    for candidate in earlier:
+        if normalise_name(candidate.site_name) == site:
+            return candidate
+    return None
+
+
+def group_totals(session: Session, group_id: int) -> tuple[int, int, int, int]:
+    """(cases, distinct complainants, workers, fen) of a group from its member cases: duplicates
+    add no workers or money, and a complainant is counted once by mobile."""
+    original = Case.duplicate_of_id.is_(None)
+    who = sa.func.coalesce(Complainant.mobile_hash, sa.cast(Case.id, sa.String))
+    count, people, workers, amount = session.execute(
+        sa.select(
+            sa.func.count(Case.id),
+            sa.func.count(sa.distinct(who)),
+            sa.func.coalesce(sa.func.sum(sa.case((original, Case.workers_affected), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((original, Case.amount_owed_fen), else_=0)), 0),
+        )
+        .select_from(Case)
+        .outerjoin(Complainant, Case.complainant_id == Complainant.id)
+        .where(Case.group_id == group_id)
+    ).one()
+    # PostgreSQL's SUM is numeric: keep the columns (and JSON event data) integers.
+    return int(count), int(people), int(workers), int(amount)
+
+
+def _known_complainant(session: Session, group_id: int | None, mobile_hash: str | None) -> bool:
+    if group_id is None or not mobile_hash:
+        return False
+    stmt = (
+        sa.select(Case.id)
+        .join(Complainant, Case.complainant_id == Complainant.id)
+        .where(Case.group_id == group_id, Complainant.mobile_hash == mobile_hash)
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
+def assign_group(
+    session: Session,
+    case: Case,
+    now: datetime,
+    window_days: int,
+    *,
+    mobile_hash: str | None = None,
+) -> DisputeGroup:
     """Join the case to the live group of its strongest matching key, or start one; the group's
-    totals change in the caller's transaction (its row locked on PostgreSQL)."""
+    totals change in the caller's transaction (its row locked on PostgreSQL). With the worker's
+    ``mobile_hash``, a repeat about the same site is linked as a duplicate of the earlier case
+    and joins that case's group without adding to its totals."""
     keys = match_keys(case.site_name, case.employers or [])
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and keys:
@@ -84,7 +151,14 @@ def assign_group(session: Session, case: Case, now: datetime, window_days: int) 
         )
     since = now - timedelta(days=window_days)
     group = None
-    if keys:
+    duplicate_of = (
+        find_duplicate(session, case.site_name, mobile_hash, since) if mobile_hash else None
+    )
+    if duplicate_of is not None:
+        case.duplicate_of_id = duplicate_of.id
+        if duplicate_of.group_id is not None:
+            group = session.get(DisputeGroup, duplicate_of.group_id, with_for_update=postgres)
+    if keys and group is None:
         stmt = (
             sa.select(DisputeGroup)
             .where(DisputeGroup.match_key.in_(keys), DisputeGroup.last_case_at >= since)
@@ -102,14 +176,19 @@ def assign_group(session: Session, case: Case, now: datetime, window_days: int) 
             title=_title(case),
             street_id=case.street_id,
             case_count=0,
+            complainants_total=0,
             workers_total=0,
             amount_total_fen=0,
             created_at=now,
         )
         session.add(group)
+    repeat_complainant = _known_complainant(session, group.id, mobile_hash)
     group.case_count = (group.case_count or 0) + 1
-    group.workers_total = (group.workers_total or 0) + case.workers_affected
-    group.amount_total_fen = (group.amount_total_fen or 0) + case.amount_owed_fen
+    if not repeat_complainant:
+        group.complainants_total = (group.complainants_total or 0) + 1
+    if case.duplicate_of_id is None:
+        group.workers_total = (group.workers_total or 0) + case.workers_affected
+        group.amount_total_fen = (group.amount_total_fen or 0) + case.amount_owed_fen
     group.last_case_at = now
     session.flush()
     case.group_id = group.id

@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import defer
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for
+from wagedispute.cases.grouping import group_totals
 from wagedispute.cases.lifecycle import StepRequest, apply_transition
 from wagedispute.handling.dispatch import TEAM_LOAD_STATUSES, suggest_team
 from wagedispute.intake.complaints import get_case_by_number
+from wagedispute.messaging.notifications import UNREACHABLE_TEAM_WARNING, team_notifiable
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -42,6 +44,13 @@ class QueueItem:
     suggested_team: DisposalTeam | None
     group: DisputeGroup | None
 
+
+    @property
+    def dispatch_warning(self) -> str | None:
+        """Said before dispatch when nobody in the suggested team can get the WeChat message."""
+        if self.suggested_team is None or team_notifiable(self.suggested_team.id):
+            return None
+        return UNREACHABLE_TEAM_WARNING
 
 @dataclass(frozen=True)
 class CaseDetail:
@@ -280,17 +289,11 @@ def reject_case(actor: Actor, number: str, reason: str, referral: str | None = N
 
 def _recount(group: DisputeGroup) -> None:
     """Totals from the member cases themselves, so a merge or split can never drift them."""
-    count, workers, amount = db.session.execute(
-        sa.select(
-            sa.func.count(Case.id),
-            sa.func.coalesce(sa.func.sum(Case.workers_affected), 0),
-            sa.func.coalesce(sa.func.sum(Case.amount_owed_fen), 0),
-        ).where(Case.group_id == group.id)
-    ).one()
-    # PostgreSQL's SUM is numeric: keep the columns (and the JSON event data) integers.
-    group.case_count = int(count)
-    group.workers_total = int(workers)
-    group.amount_total_fen = int(amount)
+    count, people, workers, amount = group_totals(db.session, group.id)
+    group.case_count = count
+    group.complainants_total = people
+    group.workers_total = workers
+    group.amount_total_fen = amount
 
 
 def _group_event(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+from flask import current_app
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +16,8 @@ from sqlalchemy.orm import defer
 
 from wagedispute.access.actors import Actor, case_scope
 from wagedispute.cases.lifecycle import StepRequest, transition_case
-from wagedispute.intake.submission import access_code_hash
+from wagedispute.intake.submission import access_code_hash, new_access_code
+from wagedispute.messaging.outbox import stage_outbox
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -215,6 +217,52 @@ def record_subscriptions(actor: Actor, accepted: list[str], rejected: list[str])
             # Each acceptance of a one-time template allows one more message.
             remaining = SubscriptionConsent.remaining + 1 if ok else SubscriptionConsent.remaining
             stmt = stmt.on_conflict_do_update(
+
+
+def complainant_actor(case: Case) -> Actor:
+    """The worker of a case as an actor, once the H5 number and access code have opened it."""
+    return Actor(Role.COMPLAINANT, case.complainant_id)
+
+
+def request_access_code_sms(number: str, mobile: str) -> bool:
+    """Send a case's access code again by SMS when ``mobile`` is the one on the case; commits.
+
+    The answer the caller shows must not depend on the result (it would tell a stranger
+    whether a number filed a complaint); the return value is for tests and logs only.
+    """
+    number = (number or "").strip().upper()
+    digits = "".join(ch for ch in (mobile or "") if ch.isdigit())[-11:]
+    vault = current_app.extensions["wagedispute.pii"]
+    with unit_of_work():
+        case = db.session.scalars(
+            sa.select(Case)
+            .join(Complainant, Case.complainant_id == Complainant.id)
+            .where(Case.number == number, Complainant.mobile_hash == vault.keyed_hash(digits))
+        ).one_or_none()
+        if case is None or not digits:
+            return False
+        if not case.access_code_encrypted:
+            # Cases from before codes were kept: issue one now, so there is a code to send.
+            code = new_access_code()
+            case.access_code_hash = access_code_hash(case.number, code)
+            case.access_code_encrypted = vault.encrypt(code)
+        event = CaseEvent(
+            case_id=case.id,
+            kind=EventKind.ACCESS_CODE_RESENT,
+            actor_role=Role.COMPLAINANT,
+            actor_id=case.complainant_id,
+            data={"message": "已通过短信补发查询码"},
+            worker_visible=True,
+        )
+        db.session.add(event)
+        db.session.flush()
+        stage_outbox(
+            "access_code_sms",
+            f"access_code_sms:{event.id}",
+            {"event_id": event.id},
+            case_id=case.id,
+        )
+    return True
                 index_elements=["openid", "template"],
                 set_={"accepted": ok, "remaining": remaining, "updated_at": now},
             )

@@ -12,13 +12,27 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from flask import current_app
 
-from qr import FontNotFound, MissingGlyphs, PosterContent, find_cjk_font, poster_pdf, poster_png
+from qr import (
+    FontNotFound,
+    MissingGlyphs,
+    NoticeBoard,
+    PosterContent,
+    find_cjk_font,
+    poster_pdf,
+    poster_png,
+)
 from qr import qr_png as render_qr_png
 from qr import qr_svg as render_qr_svg
 from wagedispute.models import Foreman, QrCode, QrStatus
 from wagedispute.platform import wechat
-from wagedispute.platform.database import db, utcnow
-from wagedispute.platform.errors import Conflict, DomainError, NotFound, ServiceUnavailable
+from wagedispute.platform.database import db, unit_of_work, utcnow
+from wagedispute.platform.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +49,21 @@ _TOKEN_SHAPE = re.compile(r"[0-9A-Za-z]{16,32}")
 WXACODE_PAGE = "pages/report/index"
 
 # Bump when the QR or poster rendering changes, so cached images are fetched again.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
-# The city's government-service hotline takes wage-arrears complaints when no foreman can.
-FALLBACK_HOTLINE = "12345"
+# The site facts of the 维权信息告示牌 the console edits (``QrCode.notice``), with their labels;
+# the district-wide ones (minimum wage, hotlines, arbitration, legal aid) come from settings.
+NOTICE_FIELDS: dict[str, str] = {
+    "builder": "建设单位",
+    "general_contractor": "施工总承包单位（项目部）",
+    "subcontractors": "分包单位",
+    "authority": "行业工程建设主管部门（及电话）",
+    "wage_officer": "劳资专管员",
+    "wage_officer_phone": "劳资专管员电话",
+    "pay_day": "工资支付日期",
+}
+NOTICE_MAX_LENGTH = 80
+
 
 ImageKind = Literal["qr.png", "qr.svg", "poster.png", "poster.pdf", "wxacode.png"]
 IMAGE_KINDS: dict[str, str] = {
@@ -191,7 +216,7 @@ def poster_for(qr_id: int, fmt: Literal["png", "pdf"]) -> bytes:
     if fmt not in ("png", "pdf"):
         raise ValueError(f"unknown poster format {fmt!r}")
     content = _poster_content(_usable(qr_id))
-    configured = current_app.config.get("CJK_FONT_PATH") or None
+    configured = current_app.config["CJK_FONT_PATH"] or None
     try:
         font = find_cjk_font(configured)
         if fmt == "pdf":
@@ -299,13 +324,13 @@ def _check_usable(qr: QrCode) -> None:
         if successor is None:
             message = (
                 "该二维码的工长已不再负责，二维码已停用。"
-                f"请拨打 {FALLBACK_HOTLINE} 政务服务便民热线反映欠薪问题。"
+                f"请拨打 {hotline()} 政务服务便民热线反映欠薪问题。"
             )
         else:
             message = (
                 "该二维码的工长已不再负责，二维码已停用。"
                 f"现由{successor['street_name']}工长{successor['foreman_name']}"
-                f"（电话 {successor['foreman_phone_masked']}）负责，" + _next_step(successor)
+                f"（电话 {successor['foreman_phone']}）负责，" + _next_step(successor)
             )
         raise QrForemanInactive(message, details=successor)
     if qr.status != QrStatus.ACTIVE:
@@ -313,7 +338,7 @@ def _check_usable(qr: QrCode) -> None:
         message = (
             "该二维码已停用，海报已过期。"
             f"工长仍是{current['street_name']}的{current['foreman_name']}"
-            f"（电话 {current['foreman_phone_masked']}），" + _next_step(current)
+            f"（电话 {current['foreman_phone']}），" + _next_step(current)
         )
         raise QrRevoked(message, details=current)
 
@@ -321,7 +346,7 @@ def _check_usable(qr: QrCode) -> None:
 def _next_step(card: dict[str, Any]) -> str:
     if card["qr_url"]:
         return "请通过工长的新二维码链接提交投诉。"
-    return f"请拨打工地告示牌上的工长电话，或拨打 {FALLBACK_HOTLINE} 政务服务便民热线反映欠薪问题。"
+    return f"请直接打电话给工长，或拨打 {hotline()} 政务服务便民热线反映欠薪问题。"
 
 
 def _current_qr(foreman_id: int, like: QrCode) -> QrCode | None:
@@ -345,9 +370,17 @@ def _street_contact(gone: Foreman, qr: QrCode) -> dict[str, Any] | None:
     return None
 
 
+def hotline() -> str:
+    """The complaint hotline for when no foreman can be reached (settings: NOTICE_HOTLINE)."""
+    return str(current_app.config["NOTICE_HOTLINE"])
+
+
 def _card(foreman: Foreman, qr: QrCode | None) -> dict[str, Any]:
+    # The foreman's work phone is a public contact (it is on the poster): shown in full, so a
+    # worker can call it from the page.
     return {
         "foreman_name": foreman.name,
+        "foreman_phone": foreman.phone,
         "foreman_phone_masked": foreman.masked_phone,
         "street_name": foreman.street.name,
         "site_name": qr.site_name if qr else None,
@@ -356,16 +389,58 @@ def _card(foreman: Foreman, qr: QrCode | None) -> dict[str, Any]:
     }
 
 
+def site_notice(qr_id: int) -> dict[str, str]:
+    """The editable 告示牌 facts of a QR code's site, every field present."""
+    qr = get_qr_code(qr_id)
+    return {key: str((qr.notice or {}).get(key) or "") for key in NOTICE_FIELDS}
+
+
+def update_site_notice(qr_id: int, values: dict[str, Any]) -> QrCode:
+    """Replace the 告示牌 facts of a QR code's site (known keys only, bounded); commits."""
+    unknown = set(values) - set(NOTICE_FIELDS)
+    if unknown:
+        raise InvalidInput("不支持的告示牌项目", code="notice_field_unknown")
+    clean = {key: " ".join(str(values.get(key) or "").split()) for key in NOTICE_FIELDS}
+    too_long = [NOTICE_FIELDS[k] for k, v in clean.items() if len(v) > NOTICE_MAX_LENGTH]
+    if too_long:
+        raise InvalidInput(
+            f"{'、'.join(too_long)}过长（最多 {NOTICE_MAX_LENGTH} 字）", code="notice_too_long"
+        )
+    with unit_of_work():
+        qr = get_qr_code(qr_id)
+        qr.notice = {k: v for k, v in clean.items() if v}
+    log.info("site notice of qr code %s updated", qr_id)
+    return qr
+
+
+def notice_board(qr: QrCode) -> NoticeBoard:
+    """The 告示牌 facts printed on a poster: the site's own, then the district's from settings."""
+    config = current_app.config
+    site = qr.notice or {}
+    phones = tuple(
+        p.strip() for p in str(config["NOTICE_COMPLAINT_PHONES"] or "").split("；") if p.strip()
+    )
+    return NoticeBoard(
+        **{key: str(site.get(key) or "") for key in NOTICE_FIELDS},
+        minimum_wage=str(config["NOTICE_MINIMUM_WAGE"] or ""),
+        hotline=hotline(),
+        complaint_phones=phones,
+        arbitration=str(config["NOTICE_ARBITRATION"] or ""),
+        legal_aid=str(config["NOTICE_LEGAL_AID"] or ""),
+    )
+
+
 def _poster_content(qr: QrCode) -> PosterContent:
     foreman = qr.foreman
     return PosterContent(
+        notice=notice_board(qr),
         foreman_name=foreman.name,
         # The poster is the foreman's public contact: the full number, on purpose.
         foreman_phone=foreman.phone,
         street=foreman.street.name,
         qr_data=qr_url(qr.token),
         site_name=qr.site_name,
-        district=current_app.config.get("DISTRICT_NAME") or "盐田区",
+        district=current_app.config["DISTRICT_NAME"],
     )
 
 
@@ -384,6 +459,7 @@ def _etag(qr: QrCode, kind: str) -> str:
             foreman.phone,
             foreman.street.name,
             qr.site_name or "",
-            current_app.config.get("DISTRICT_NAME") or "",
+            current_app.config["DISTRICT_NAME"],
+            repr(notice_board(qr)),
         ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -22,7 +22,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from wagedispute.access.actors import Actor
-from wagedispute.cases.grouping import DEFAULT_WINDOW_DAYS, assign_group, normalise_name
+from wagedispute.cases.grouping import assign_group, normalise_name
 from wagedispute.cases.lifecycle import open_case
 from wagedispute.cases.numbering import next_case_number
 from wagedispute.intake.qrcodes import resolve_qr_token
@@ -233,6 +233,7 @@ class IntakeResult:
     case: Case
     created: bool
     access_code: str | None = None
+    intake_flags: list[dict[str, Any]] | None = None,
     number: str = ""
     status: CaseStatus = CaseStatus.RECEIVED
     urgency_reasons: list[str] = field(default_factory=list)
@@ -251,6 +252,7 @@ class IntakeResult:
 
 
 def canonical_hash(data: ComplaintIn) -> str:
+            result.case.intake_flags = _kept_flags(intake_flags)
     """sha256 of the validated body in a canonical JSON form (a retry must match it exactly)."""
     body = json.dumps(
         data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
@@ -263,6 +265,17 @@ def _vault() -> PiiVault:
 
 
 def new_access_code() -> str:
+def _kept_flags(flags: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Flags as stored: an ID number that failed its check is kept encrypted, never in clear."""
+    kept = []
+    for flag in flags or []:
+        flag = dict(flag)
+        if flag.get("field") == "id_number" and flag.get("value"):
+            flag["value_encrypted"] = _vault().encrypt(str(flag.pop("value")))
+        kept.append(flag)
+    return kept
+
+
     """A short code a worker can copy down: 8 characters, no look-alike letters."""
     return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
 
@@ -280,7 +293,10 @@ def submit_complaint(
     idempotency_key: str | None,
 ) -> IntakeResult:
     """Record a complaint as one transaction (complainant, number, triage, group, case, event,
-    outbox, idempotency record); a retry with the same key returns the same case."""
+    outbox, idempotency record); a retry with the same key returns the same case.
+
+    ``intake_flags`` are optional fields that failed their check (the H5 form keeps them for
+    staff instead of refusing the complaint)."""
     if channel not in {Channel.MINIPROGRAM, Channel.WEB, Channel.PHONE}:
         raise InvalidInput("不支持的投诉渠道", code="channel_invalid")
     body_hash = canonical_hash(data)
@@ -331,7 +347,8 @@ def _replay(scope: str, key: str, body_hash: str, channel: Channel) -> IntakeRes
     ).one_or_none()
     if record is None:
         return None
-    if record.request_hash != body_hash:
+    # A web form sent again after Back (edited or not) answers with the case it already made.
+    if record.request_hash != body_hash and channel != Channel.WEB:
         raise Conflict(
             "该幂等键已用于另一份不同的投诉，请为新投诉使用新的幂等键",
             code="idempotency_key_reused",
@@ -341,10 +358,10 @@ def _replay(scope: str, key: str, body_hash: str, channel: Channel) -> IntakeRes
         raise NotFound()
     if channel != Channel.WEB:
         return IntakeResult.of(case, created=False)
-    # Only the hash is stored, so a double-submitted web form gets a fresh code: the page the
-    # worker ends up looking at always shows a code that works.
-    access_code = new_access_code()
-    case.access_code_hash = access_code_hash(case.number, access_code)
+    # The same code as the first time: a worker who copied it down keeps a working code.
+    access_code = (
+        _vault().decrypt(case.access_code_encrypted) if case.access_code_encrypted else None
+    )
     return IntakeResult.of(case, created=False, access_code=access_code)
 
 
@@ -421,6 +438,7 @@ def _create(
         qr_code_id=qr.id if qr else None,
         complainant_id=complainant.id,
         site_name=site_name,
+        case.access_code_encrypted = vault.encrypt(access_code)
         site_address=site_address,
         employers=employers,
         workers_affected=data.workers_affected,
@@ -435,8 +453,8 @@ def _create(
         created_at=now,
         updated_at=now,
     )
-    window = int(settings.get("GROUP_WINDOW_DAYS", DEFAULT_WINDOW_DAYS))
-    group = assign_group(db.session, case, now, window)
+    window = settings["GROUP_WINDOW_DAYS"]
+    group = assign_group(db.session, case, now, window, mobile_hash=mobile_hash)
     facts = TriageFacts(
         workers_affected=data.workers_affected,
         amount_owed_fen=data.amount_owed_fen,

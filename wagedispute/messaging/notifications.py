@@ -1,7 +1,10 @@
 """Who is told what after each step: one ``Delivery`` row per message, sent once.
 
 A delivery's unique key (event, recipient, template) makes a job that runs twice send one
-message: the row is claimed before sending and marked sent after.
+message: the row is claimed before sending and marked sent after. Workers are told by WeChat when
+they can be (bound and subscribed) and by SMS otherwise; a message nobody could receive stays a
+row in state ``skipped`` (or ``failed``) that the foreman and the console list
+(``undelivered_clause``), so no message fails silently.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
+from wagedispute.messaging import sms
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -22,6 +27,7 @@ from wagedispute.models import (
     Delivery,
     DeliveryState,
     Foreman,
+    MessageChannel,
     Outbox,
     Role,
     SubscriptionConsent,
@@ -39,6 +45,26 @@ CASE_ASSIGNED = "case_assigned"
 CASE_RETURNED = "case_returned"
 CASE_PROGRESS = "case_progress"
 BREACH_ALERT = "breach_alert"
+FOLLOWUP_CALL = "followup_call"
+ACCESS_CODE = "access_code"
+
+# What each of our template names is as an SMS (workers only).
+SMS_TEMPLATES = {CASE_PROGRESS: sms.CASE_PROGRESS, ACCESS_CODE: sms.ACCESS_CODE}
+
+# Why a message did not reach its person, as the foreman and staff read it.
+UNDELIVERED_REASONS = {
+    "not_bound": "对方未绑定微信",
+    "no_consent": "对方未订阅该消息",
+    "subscription_refused": "微信拒收（用户拒绝接收）",
+    "sms_off": "未开通短信通道",
+    "sms_refused": "短信被拒收",
+    "sms_template_missing": "未配置短信模板",
+    "no_mobile": "没有手机号码",
+    "no_access_code": "案件没有查询码",
+}
+UNDELIVERED_DEFAULT = "发送失败，正在重试"
+# Shown to the foreman before dispatching to a team no member of which has bound WeChat.
+UNREACHABLE_TEAM_WARNING = "该处置小组暂无成员绑定微信，分派后无法自动通知，请电话告知小组"
 
 WORKER_TEMPLATES_BY_STATUS = {
     CaseStatus.DISPATCHED: CASE_PROGRESS,
@@ -53,6 +79,13 @@ class Recipient:
 
     role: Role
     openid: str | None
+    channel: MessageChannel = MessageChannel.WECHAT
+
+    def key(self) -> str:
+        """This recipient's part of a delivery's unique key."""
+        if self.channel == MessageChannel.SMS:
+            return f"{self.role.value}:sms"
+        return f"{self.role.value}:{self.openid}"
 
 
 def notify_case_step(outbox_id: int) -> None:
@@ -121,16 +154,7 @@ def send_planned(
 ) -> None:
     """Record one delivery per recipient (once), then send each one not yet sent."""
     for recipient, template in planned:
-        key = f"{event_id}:{key_suffix}:{recipient.role.value}:{recipient.openid}:{template}"
-        _insert_delivery_once(
-            dedupe_key=key,
-            case_id=case.id,
-            event_id=event_id,
-            recipient_role=recipient.role,
-            recipient_openid=recipient.openid,
-            template=template,
-            data=data,
-        )
+        _plan_delivery(case.id, event_id, recipient, template, data, key_suffix)
     db.session.commit()
     pending = db.session.scalars(
         sa.select(Delivery).where(
@@ -143,6 +167,26 @@ def send_planned(
         send_delivery(delivery.id)
 
 
+def _plan_delivery(
+    case_id: int,
+    event_id: int | None,
+    recipient: Recipient,
+    template: str,
+    data: dict[str, str],
+    key_suffix: str,
+) -> None:
+    _insert_delivery_once(
+        dedupe_key=f"{event_id}:{key_suffix}:{recipient.key()}:{template}",
+        case_id=case_id,
+        event_id=event_id,
+        recipient_role=recipient.role,
+        recipient_openid=recipient.openid,
+        channel=recipient.channel,
+        template=template,
+        data=data,
+    )
+
+
 def send_delivery(delivery_id: int) -> None:
     """Send one message unless it was sent already; skip it when the person cannot receive."""
     delivery = db.session.scalars(
@@ -151,11 +195,12 @@ def send_delivery(delivery_id: int) -> None:
     if delivery.state != DeliveryState.PENDING:
         db.session.rollback()
         return
+    if delivery.channel == MessageChannel.SMS:
+        _send_sms(delivery)
+        return
     skip_reason = _skip_reason(delivery)
     if skip_reason:
-        delivery.state = DeliveryState.SKIPPED
-        delivery.error = skip_reason
-        db.session.commit()
+        _skip(delivery, skip_reason)
         return
     delivery.attempts += 1
     try:
@@ -167,9 +212,7 @@ def send_delivery(delivery_id: int) -> None:
         )
     except DomainError as exc:
         if exc.code == "subscription_refused":
-            delivery.state = DeliveryState.SKIPPED
-            delivery.error = exc.code
-            db.session.commit()
+            _skip(delivery, exc.code)
             return
         delivery.error = exc.code
         db.session.commit()
@@ -178,6 +221,191 @@ def send_delivery(delivery_id: int) -> None:
     delivery.sent_at = utcnow()
     _use_consent(delivery)
     db.session.commit()
+
+
+def _skip(delivery: Delivery, reason: str) -> None:
+    """Record that this message cannot reach its person; a worker is then tried by SMS."""
+    delivery.state = DeliveryState.SKIPPED
+    delivery.error = reason
+    db.session.commit()
+    if (
+        delivery.channel == MessageChannel.WECHAT
+        and delivery.recipient_role == Role.COMPLAINANT
+        and delivery.template in SMS_TEMPLATES
+    ):
+        suffix = delivery.dedupe_key.split(":")[1]
+        recipient = Recipient(Role.COMPLAINANT, None, MessageChannel.SMS)
+        _plan_delivery(
+            delivery.case_id, delivery.event_id, recipient, delivery.template, delivery.data, suffix
+        )
+        db.session.commit()
+        fallback = db.session.scalars(
+            sa.select(Delivery.id).where(
+                Delivery.dedupe_key == f"{delivery.event_id}:{suffix}:{recipient.key()}:"
+                f"{delivery.template}"
+            )
+        ).one()
+        send_delivery(fallback)
+
+
+def _send_sms(delivery: Delivery) -> None:
+    """Send a worker's message by SMS to the mobile on the case (case number and status only)."""
+    provider = sms.get_provider()
+    mobile = _worker_mobile(delivery.case_id)
+    template = SMS_TEMPLATES.get(delivery.template)
+    if provider is None:
+        _skip(delivery, "sms_off")
+        return
+    if not mobile:
+        _skip(delivery, "no_mobile")
+        return
+    if template is None:
+        _skip(delivery, "sms_template_missing")
+        return
+    case = db.session.get(Case, delivery.case_id)
+    if template == sms.ACCESS_CODE:
+        # The code is read at send time and never stored in the delivery row.
+        vault = current_app.extensions["wagedispute.pii"]
+        if not case.access_code_encrypted:
+            _skip(delivery, "no_access_code")
+            return
+        params = [case.number, vault.decrypt(case.access_code_encrypted)]
+    else:
+        params = [case.number, str(delivery.data.get("status", ""))]
+    delivery.attempts += 1
+    try:
+        provider.send(mobile, template, params)
+    except sms.SmsRefused as exc:
+        _skip(delivery, exc.code)
+        return
+    except DomainError as exc:
+        delivery.error = exc.code
+        db.session.commit()
+        raise
+    delivery.state = DeliveryState.SENT
+    delivery.sent_at = utcnow()
+    delivery.error = None
+    db.session.commit()
+
+
+def _worker_mobile(case_id: int) -> str | None:
+    complainant = db.session.scalars(
+        sa.select(Complainant)
+        .join(Case, Case.complainant_id == Complainant.id)
+        .where(Case.id == case_id)
+    ).one_or_none()
+    if complainant is None or not complainant.mobile_encrypted:
+        return None
+    return current_app.extensions["wagedispute.pii"].decrypt(complainant.mobile_encrypted)
+
+
+def notify_access_code(outbox_id: int) -> None:
+    """Send a worker's access code again, by SMS to the mobile on the case."""
+    outbox = db.session.get(Outbox, outbox_id)
+    case = db.session.get(Case, outbox.case_id)
+    recipient = Recipient(Role.COMPLAINANT, None, MessageChannel.SMS)
+    send_planned(
+        case,
+        outbox.payload.get("event_id"),
+        [(recipient, ACCESS_CODE)],
+        {"case_number": case.number},
+        key_suffix=f"code{outbox_id}",
+    )
+
+
+def notify_followup_call(outbox_id: int) -> None:
+    """Tell the team that a worker must be phoned (回访): they were never told the outcome."""
+    outbox = db.session.get(Outbox, outbox_id)
+    case = db.session.get(Case, outbox.case_id)
+    data = {"case_number": case.number, "status": "处置结果未送达工人，请电话回访"}
+    send_planned(
+        case,
+        outbox.payload.get("event_id"),
+        [(r, FOLLOWUP_CALL) for r in _team(case) or _foreman(case)],
+        data,
+        key_suffix=f"followup{outbox_id}",
+    )
+
+
+# -- what could not be delivered, for whoever can act ------------------------------------------
+
+
+def undelivered_clause() -> sa.ColumnElement[bool]:
+    """Deliveries that did not reach their person and were not made good by another channel."""
+    other = aliased(Delivery)
+    made_good = (
+        sa.select(other.id)
+        .where(
+            other.case_id == Delivery.case_id,
+            other.event_id == Delivery.event_id,
+            other.recipient_role == Delivery.recipient_role,
+            other.channel != Delivery.channel,
+            other.state == DeliveryState.SENT,
+        )
+        .exists()
+    )
+    failed = sa.or_(
+        Delivery.state.in_([DeliveryState.SKIPPED, DeliveryState.FAILED]),
+        sa.and_(Delivery.state == DeliveryState.PENDING, Delivery.error.is_not(None)),
+    )
+    return sa.and_(failed, ~made_good)
+
+
+def undelivered_messages(
+    case_clause: sa.ColumnElement[bool], limit: int = 50
+) -> list[dict[str, Any]]:
+    """Messages that reached nobody, newest first, for the cases ``case_clause`` selects."""
+    rows = db.session.execute(
+        sa.select(Delivery, Case.number, Case.status)
+        .join(Case, Case.id == Delivery.case_id)
+        .where(undelivered_clause(), case_clause)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    ).all()
+    return [describe_undelivered(d, number) for d, number, _ in rows]
+
+
+def describe_undelivered(delivery: Delivery, number: str) -> dict[str, Any]:
+    """One undelivered message as the foreman and staff read it (no personal data)."""
+    return {
+        "id": delivery.id,
+        "case_number": number,
+        "recipient_role": delivery.recipient_role.value,
+        "recipient_label": delivery.recipient_role.label,
+        "channel": delivery.channel.value,
+        "channel_label": delivery.channel.label,
+        "template": delivery.template,
+        "reason": delivery.error or "",
+        "reason_label": UNDELIVERED_REASONS.get(delivery.error or "", UNDELIVERED_DEFAULT),
+        "at": delivery.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def team_notifiable(team_id: int) -> bool:
+    """Whether at least one active member of the team can receive a WeChat message."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(TeamMember.id)).where(
+                TeamMember.team_id == team_id, TeamMember.active, TeamMember.openid.is_not(None)
+            )
+        )
+        > 0
+    )
+
+
+def worker_told_clause(status: CaseStatus) -> sa.ColumnElement[bool]:
+    """Cases whose worker received (any channel) the message of their last step to ``status``."""
+    return (
+        sa.select(Delivery.id)
+        .join(CaseEvent, CaseEvent.id == Delivery.event_id)
+        .where(
+            Delivery.case_id == Case.id,
+            Delivery.recipient_role == Role.COMPLAINANT,
+            Delivery.state == DeliveryState.SENT,
+            CaseEvent.to_status == status,
+        )
+        .exists()
+    )
 
 
 def template_id(name: str) -> str:
@@ -246,7 +474,10 @@ def _team(case: Case) -> list[Recipient]:
 
 
 def _worker(case: Case) -> list[Recipient]:
+    """The worker by WeChat when they use the mini-program (SMS if that fails), else by SMS."""
     if case.complainant_id is None:
         return []
     complainant = db.session.get(Complainant, case.complainant_id)
-    return [Recipient(Role.COMPLAINANT, complainant.openid)] if complainant.openid else []
+    if complainant.openid:
+        return [Recipient(Role.COMPLAINANT, complainant.openid)]
+    return [Recipient(Role.COMPLAINANT, None, MessageChannel.SMS)]

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wagedispute.models.enums import CaseStatus, Channel, Outcome, Role, Urgency
+from wagedispute.models.enums import CaseStatus, Channel, EventKind, Outcome, Role, Urgency
 from wagedispute.models.people import Complainant, DisposalTeam, Foreman, Street
 from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 
@@ -34,6 +34,8 @@ class DisputeGroup(Base):
     title: Mapped[str] = mapped_column(sa.String(160))
     street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("streets.id"))
     case_count: Mapped[int] = mapped_column(default=0)
+    # Distinct complainants (a worker who complains twice counts once); duplicates add nothing.
+    complainants_total: Mapped[int] = mapped_column(default=0)
     workers_total: Mapped[int] = mapped_column(default=0)
     amount_total_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -87,6 +89,13 @@ class Case(Base):
 
     # H5 complainants follow their case with the number and this one-time access code.
     access_code_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # The same code, encrypted: a resubmitted form shows it again and a lost one is re-sent by SMS.
+    access_code_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    # Optional fields that failed their check at intake, kept for staff to look at:
+    # [{"field": "employers.0.uscc", "message": "...", "value": "..."}].
+    intake_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # The earlier case of the same worker about the same site this one probably repeats.
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
 
     outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))
     outcome_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -110,6 +119,9 @@ class Case(Base):
     escalation_level: Mapped[int] = mapped_column(default=0)
     # The clock ("dispatch", "accept", "contact", "resolve") escalation_level refers to.
     escalation_clock: Mapped[str | None] = mapped_column(sa.String(16))
+    # 回访 by phone: the worker was never told of the outcome, so the team must call (own clock).
+    followup_call_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    followup_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Optimistic lock: two concurrent transitions cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -139,8 +151,7 @@ class CaseEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    # "created", "status", "urgency", "note", "evidence", "group", ...
-    kind: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[EventKind] = mapped_column(enum_type(EventKind))
     from_status: Mapped[CaseStatus | None] = mapped_column(enum_type(CaseStatus))
     to_status: Mapped[CaseStatus | None] = mapped_column(enum_type(CaseStatus))
     actor_role: Mapped[Role] = mapped_column(enum_type(Role))

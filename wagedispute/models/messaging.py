@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagedispute.models.enums import DeliveryState, OutboxState, Role
+from wagedispute.models.enums import DeliveryState, MessageChannel, OutboxState, Role
 from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 
 
@@ -44,6 +44,10 @@ class Delivery(Base):
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_events.id"))
     recipient_role: Mapped[Role] = mapped_column(enum_type(Role))
+    # WeChat subscribe message, or SMS to the mobile on the case (workers only).
+    channel: Mapped[MessageChannel] = mapped_column(
+        enum_type(MessageChannel), default=MessageChannel.WECHAT
+    )
     recipient_openid: Mapped[str | None] = mapped_column(sa.String(64))
     template: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

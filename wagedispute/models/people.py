@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wagedispute.models.enums import QrStatus, Role, StaffRole
-from wagedispute.platform.database import Base, UTCDateTime, enum_type, utcnow
+from wagedispute.platform.database import Base, JSONType, UTCDateTime, enum_type, utcnow
 from wagedispute.platform.pii import mask_mobile
 
 
@@ -134,6 +135,8 @@ class QrCode(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The mini-program code image, generated once: WeChat rate-limits getwxacodeunlimit.
     wxacode_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # The site's 维权信息告示牌 facts, edited in the console: parties, 劳资专管员, pay day.
+    notice: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     foreman: Mapped[Foreman] = relationship()
 
