@@ -67,7 +67,7 @@ function createWx (options) {
           headers['Content-Type'] = 'application/json'
         }
       }
-      state.requests.push({ method, url: target })
+      state.requests.push({ method, url: target, headers })
       track(exchange(method, target, headers, body, timeout, 'request').then(res => {
         let parsed = res.body.toString('utf8')
         try { parsed = JSON.parse(parsed) } catch (e) { /* dataType json falls back to text */ }
