@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # honest tests, Chromium for the console's browser tests.
 SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
 
-.PHONY: run test install system-packages bench migration seed demo-week
+.PHONY: run test install system-packages bench migration seed demo-week miniprogram-test
 
 run: install
 	$(BIN)/python -m wagedispute.dev.launcher
@@ -28,6 +28,13 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+	$(MAKE) miniprogram-test
+
+# The mini-program's page-by-page journeys against a real backend (Node.js from the machine;
+# the backend runs on this venv's Python, PostgreSQL and Redis as for the suite).
+miniprogram-test: install
+	cd miniprogram && npm ci --no-audit --no-fund && \
+	  WAGEDISPUTE_PYTHON=$(abspath $(BIN))/python npx jest
 
 bench: install
 	$(BIN)/python -m pytest tests/bench -m bench -s

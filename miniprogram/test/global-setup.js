@@ -8,7 +8,7 @@ const path = require('path')
 const REPO = path.resolve(__dirname, '..', '..')
 
 module.exports = async function globalSetup () {
-  const python = path.join(REPO, '.venv', 'bin', 'python')
+  const python = process.env.WAGEDISPUTE_PYTHON || path.join(REPO, '.venv', 'bin', 'python')
   const log = path.join(os.tmpdir(), `wagedispute-miniprogram-backend-${process.pid}.log`)
   const child = spawn(python, [path.join(__dirname, 'backend.py')], {
     cwd: REPO,
