@@ -66,7 +66,8 @@ def test_team_pauses_and_resumes_and_the_worker_sees_both(client, make_case, dis
     after = stored(case)
     shift = timedelta(seconds=events(case, "clock_resumed")[0].data["paused_seconds"])
     for name, was in due.items():
-        assert getattr(after, f"{name}_due_at") - was == shift
+        # The event records whole seconds; the deadlines moved by the exact paused time.
+        assert shift <= getattr(after, f"{name}_due_at") - was < shift + timedelta(seconds=1)
     assert timeline(client, case, worker)[-2:] == [PAUSED, RESUMED]
 
     not_paused = client.post(f"/api/v1/team/cases/{case.number}/resume", headers=auth(token))

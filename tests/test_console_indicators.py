@@ -84,6 +84,10 @@ def simulate_year(seed: int = 2025, cases: int = 260) -> None:
             choices = NEXT[status]
             if not choices:
                 break
+            # Most walks go on: withdrawing or rejecting everywhere would leave little resolved.
+            ongoing = [c for c in choices if c[0] not in (S.WITHDRAWN, S.REJECTED)]
+            if ongoing and rng.random() < 0.85:
+                choices = ongoing
             target, roles = rng.choice(choices)
             at = at + timedelta(hours=rng.expovariate(1 / 30))
             if at >= NOW:
@@ -206,16 +210,22 @@ def expected_figures(street_id: int | None) -> dict:
             out["by_urgency"][(case.urgency_confirmed or case.urgency_suggested).value] += 1
             out["by_street"][case.street_id] += 1
             late = set()
+            # The clocks' definition (README "Clocks"): the contact owed is the one since the
+            # last dispatch (a reassignment owes the new team's), and a returned case's resolve
+            # deadline keeps running.
+            contacted = case.first_contact_at is not None and (
+                case.dispatched_at is None or case.first_contact_at >= case.dispatched_at
+            )
+            with_team = (S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS)
             if case.clock_paused_at is None:
                 if status in (S.RECEIVED, S.RETURNED, S.REOPENED) and case.dispatch_due_at < NOW:
                     late.add("dispatch")
                 if status == S.DISPATCHED and case.accept_due_at < NOW:
                     late.add("accept")
-                if status in (S.ACCEPTED, S.IN_PROGRESS):
-                    if case.first_contact_at is None and case.contact_due_at < NOW:
-                        late.add("contact")
-                    if case.resolve_due_at < NOW:
-                        late.add("resolve")
+                if status in with_team and not contacted and case.contact_due_at < NOW:
+                    late.add("contact")
+                if status in (*with_team, S.RETURNED) and case.resolve_due_at < NOW:
+                    late.add("resolve")
             for clock in late:
                 out["by_clock"][clock] += 1
             out["overdue"] += bool(late)
