@@ -101,6 +101,9 @@ def test_demo_week_puts_cases_in_every_status_over_seven_days(app):
     assert count(ChannelRecord) == 3 and count(Alert) >= 1
     assert count(WeeklyPack) >= 4
     assert {t.status.value for t in db.session.scalars(sa.select(BackgroundTask))} == {"done"}
+    # Foremen and team members bound WeChat with their one-time codes: messages can reach them.
+    assert count(Foreman, Foreman.openid.is_(None)) == 0
+    assert count(TeamMember, TeamMember.openid.is_(None)) == 0
 
 
 def test_demo_week_is_played_once(app):

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
 from wagedispute.access.actors import Actor
+from wagedispute.access.binding import issue_binding_code, sign_in_openid
 from wagedispute.access.staff import actor_for_staff
 from wagedispute.cases.clocks import escalate_breaches
 from wagedispute.cases.evidence import store_evidence
@@ -39,7 +40,7 @@ from wagedispute.handling.team import (
     return_case,
     start_work,
 )
-from wagedispute.intake.complaints import withdraw_complaint
+from wagedispute.intake.complaints import record_subscriptions, withdraw_complaint
 from wagedispute.intake.submission import ComplaintIn, submit_complaint
 from wagedispute.models import (
     Case,
@@ -581,12 +582,31 @@ def _proof_png(text_seed: str) -> bytes:
 
 
 def _sign_in_worker(story: Story) -> Actor:
-    """A mini-program worker: a complainant with a WeChat openid (the sandbox's kind)."""
+    """A mini-program worker (a complainant with a WeChat openid) who accepts progress messages."""
     with unit_of_work():
-        complainant = Complainant(openid=f"demo-{story.key}")
+        complainant = Complainant(openid=f"demo-worker-{story.key}")
         db.session.add(complainant)
         db.session.flush()
-    return Actor(Role.COMPLAINANT, complainant.id)
+    actor = Actor(Role.COMPLAINANT, complainant.id)
+    record_subscriptions(actor, accepted=["case_progress"], rejected=[])
+    return actor
+
+
+def _bind_wechat() -> None:
+    """Every foreman and team member binds WeChat with a one-time code, as they would once
+    appointed, so the demo's notifications reach the sandbox instead of piling up unsent."""
+    people = [
+        ("foreman", f.id) for f in db.session.scalars(sa.select(Foreman).order_by(Foreman.id))
+    ]
+    people += [
+        ("member", m.id) for m in db.session.scalars(sa.select(TeamMember).order_by(TeamMember.id))
+    ]
+    for kind, person_id in people:
+        if kind == "foreman":
+            issued = issue_binding_code(foreman_id=person_id)
+        else:
+            issued = issue_binding_code(team_member_id=person_id)
+        sign_in_openid(f"demo-{kind}-{person_id}", issued.code)
 
 
 def _play(week: _Week, story: Story, step: Step, today: date) -> None:
@@ -710,6 +730,7 @@ def play_demo_week() -> WeekSummary:
     if db.session.scalar(sa.select(sa.func.count()).select_from(Case)):
         raise DemoAlreadyPlayed()
     seed_demo()
+    _bind_wechat()
     week = _Week()
     summary = WeekSummary()
     for day in range(WEEK_DAYS - 1, -1, -1):

@@ -33,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_SECONDS = 10.0
 RESTART_DELAY_SECONDS = 2.0
 READY_TIMEOUT_SECONDS = 120.0
+SMS_CREDENTIALS = ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_SDK_APP_ID")
 # Addresses that listen on every interface; the launcher checks its pages through loopback.
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
@@ -54,6 +55,8 @@ class Page:
 
     label: str
     path: str
+    # Named only if it answers once the others do (a sandbox page this build may not serve).
+    optional: bool = False
 
 
 def _bin(name: str) -> str:
@@ -120,7 +123,7 @@ def local_base_url(host: str, port: int) -> str:
     return f"http://{bind_address(host, port)}"
 
 
-def banner_pages(first_qr_token: str, *, sandbox: bool) -> list[Page]:
+def banner_pages(first_qr_token: str, *, sandbox: bool, sms_sandbox: bool = False) -> list[Page]:
     """The pages the banner names, in the order a newcomer would open them."""
     pages = [
         Page("工作台（信访局）", "/console/sign-in"),
@@ -129,6 +132,8 @@ def banner_pages(first_qr_token: str, *, sandbox: bool) -> list[Page]:
     ]
     if sandbox:
         pages.append(Page("微信沙盒（已“发送”的订阅消息）", "/dev/wechat"))
+    if sms_sandbox:
+        pages.append(Page("短信沙盒（已“发送”的短信）", "/dev/sms", optional=True))
     pages.append(Page("健康检查", "/healthz"))
     return pages
 
@@ -181,13 +186,19 @@ def wait_until_answering(
     timeout: float,
     keep_waiting: Callable[[], bool],
 ) -> list[Page]:
-    """Poll each page until all answer 200; returns the pages still silent at the deadline."""
-    silent = list(pages)
+    """Poll each required page until all answer 200; returns those still silent at the deadline.
+
+    Optional pages are asked once the required ones answer; a silent one is dropped from
+    ``pages`` (the banner names only what answers).
+    """
+    silent = [page for page in pages if not page.optional]
     deadline = time.monotonic() + timeout
     while silent and time.monotonic() < deadline and keep_waiting():
         silent = [page for page in silent if not _answers(base_url + page.path)]
         if silent:
             time.sleep(0.5)
+    if not silent:
+        pages[:] = [p for p in pages if not p.optional or _answers(base_url + p.path)]
     return silent
 
 
@@ -203,6 +214,8 @@ def _children(settings: dict[str, Any], redis_url: str) -> list[Child]:
         # Imports the project and builds the app once, before the worker forks per job.
         "-c",
         "wagedispute.rq_preload",
+        # Warnings and failures only: a line per job would bury the banner.
+        "--quiet",
     ]
     web = [
         _bin("gunicorn"),
@@ -246,10 +259,14 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     env = dict(os.environ)
     settings = load_settings()
+    # Without real credentials the demo's WeChat and SMS are the local sandboxes, switched on
+    # explicitly (the settings refuse a sandbox beside a real credential).
     sandbox = not (settings["WECHAT_APPID"] or settings["WECHAT_SECRET"])
     if sandbox:
-        # No real credentials: the demo's WeChat is the local sandbox, switched on explicitly.
         env.setdefault("WAGEDISPUTE_WECHAT_SANDBOX", "true")
+    sms_sandbox = not any(settings.get(name) for name in SMS_CREDENTIALS)
+    if sms_sandbox:
+        env.setdefault("WAGEDISPUTE_SMS_SANDBOX", "true")
     embedded = None
     if not env.get("WAGEDISPUTE_REDIS_URL"):
         instance = Path(settings["INSTANCE_PATH"] or REPO_ROOT / "instance")
@@ -273,7 +290,7 @@ def main() -> int:
         for child in children:
             _start(child, env)
         foremen = demo_foremen()
-        pages = banner_pages(foremen[0].token, sandbox=sandbox)
+        pages = banner_pages(foremen[0].token, sandbox=sandbox, sms_sandbox=sms_sandbox)
         web = children[0].process
         silent = wait_until_answering(
             local_base_url(settings["HOST"], settings["PORT"]),
