@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -88,7 +88,18 @@ def test_demo_week_puts_cases_in_every_status_over_seven_days(app):
     # dispatch nobody accepted for days climbed the escalation ladder to the bureau.
     assert summary.auto_dispatched == 1
     assert count(CaseEvent, CaseEvent.kind == "breach") >= 3
-    assert count(Case, Case.escalation_level >= 3, Case.status == CaseStatus.DISPATCHED) >= 1
+    unaccepted = db.session.scalars(
+        sa.select(Case).where(Case.escalation_level >= 3, Case.status == CaseStatus.DISPATCHED)
+    ).one()
+    breaches = db.session.scalars(
+        sa.select(CaseEvent).where(CaseEvent.case_id == unaccepted.id, CaseEvent.kind == "breach")
+    ).all()
+    assert [e.data["level"] for e in breaches] == [1, 2, 3]
+    # Each breach names the deadline the case carries, moved into the past with it.
+    assert {datetime.fromisoformat(e.data["due_at"]) for e in breaches} == {
+        unaccepted.accept_due_at
+    }
+    assert all(e.created_at > unaccepted.accept_due_at for e in breaches)
     # A paid resolution carries its proof, and the dispute reopened and flagged the case.
     closed_paid = db.session.scalars(
         sa.select(Case).where(Case.status == CaseStatus.CLOSED, Case.resolved_at.is_not(None))

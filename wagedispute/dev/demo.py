@@ -17,7 +17,7 @@ import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -723,6 +723,10 @@ def _move_into_past(case_ids: Iterable[int], delta: timedelta) -> None:
                     value = getattr(row, name)
                     if value is not None:
                         setattr(row, name, value - delta)
+                if model is CaseEvent and isinstance(row.data, dict) and "due_at" in row.data:
+                    # A breach event names the deadline it saw: it moves with the case's clocks.
+                    due = datetime.fromisoformat(row.data["due_at"]) - delta
+                    row.data = {**row.data, "due_at": due.isoformat()}
 
 
 def play_demo_week() -> WeekSummary:
@@ -750,11 +754,10 @@ def play_demo_week() -> WeekSummary:
             _move_into_past(ids, timedelta(days=1))
     _supervise(week, summary)
     db.session.expire_all()
-    for key, number in week.numbers.items():
+    for number in week.numbers.values():
         summary.cases[number] = db.session.scalars(
             sa.select(Case.status).where(Case.number == number)
         ).one()
-        del key
     return summary
 
 
