@@ -108,7 +108,6 @@ def test_critical_clocks_run_on_the_wall_clock_at_night_weekends_and_holidays():
 
 def test_statutory_limits_cap_longer_configured_clocks():
     raw = {
-        "timezone": "Asia/Shanghai",
         "office_hours": [["09:00", "12:00"], ["14:00", "18:00"]],
         "clocks": {
             level: {
@@ -138,7 +137,6 @@ def test_statutory_limits_cap_longer_configured_clocks():
 
 def test_bad_rules_are_refused():
     raw = {
-        "timezone": "Asia/Shanghai",
         "office_hours": [["09:00", "18:00"]],
         "clocks": {"normal": {"dispatch": {"fortnights": 1}}},
         "statutory": {},

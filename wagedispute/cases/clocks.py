@@ -15,7 +15,6 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
@@ -27,7 +26,7 @@ from wagedispute.cases.calendar import working_day_from_notices
 from wagedispute.models import Case, CaseEvent, CaseStatus, EventKind, Outbox, Role, Urgency
 from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wagedispute.platform.timekeeping import db_now
+from wagedispute.platform.timekeeping import db_now, district_zone
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ Duration = tuple[str, float]
 class SlaRules:
     """The parsed rules file: office hours, per-urgency clocks, statutory caps, escalation grace."""
 
-    timezone: ZoneInfo
     office_hours: tuple[tuple[time, time], ...]
     clocks: dict[Urgency, dict[str, Duration]]
     statutory: dict[str, Duration]
@@ -109,9 +107,7 @@ def parse_rules(raw: dict[str, Any]) -> SlaRules:
     workdays = frozenset(date.fromisoformat(d) for d in overrides.get("workdays", []))
     if holidays & workdays:
         raise ValueError("sla rules: a date cannot be both a holiday and a working day")
-    return SlaRules(
-        ZoneInfo(raw["timezone"]), periods, clocks, statutory, grace, holidays, workdays
-    )
+    return SlaRules(periods, clocks, statutory, grace, holidays, workdays)
 
 
 @cache
@@ -152,7 +148,8 @@ def is_working_day(day: date, rules: SlaRules | None = None) -> bool:
 
 
 def _office_periods(day: date, rules: SlaRules) -> list[tuple[datetime, datetime]]:
-    tz = rules.timezone
+    # Office hours are the district's wall clock (the TIMEZONE setting).
+    tz = district_zone()
     return [
         (datetime.combine(day, start, tz), datetime.combine(day, end, tz))
         for start, end in rules.office_hours
@@ -163,7 +160,7 @@ def add_office_hours(start: datetime, hours: float, rules: SlaRules | None = Non
     """``start`` plus ``hours`` counted only inside office hours of working days (UTC)."""
     rules = rules or load_rules()
     remaining = timedelta(hours=hours)
-    cursor = start.astimezone(rules.timezone)
+    cursor = start.astimezone(district_zone())
     day = cursor.date()
     for _ in range(_MAX_DAYS_AHEAD):
         if is_working_day(day, rules):
@@ -187,7 +184,7 @@ def add_working_days(start: datetime, days: int, rules: SlaRules | None = None) 
     close of the first working day after it.
     """
     rules = rules or load_rules()
-    day = start.astimezone(rules.timezone).date()
+    day = start.astimezone(district_zone()).date()
     counted = 0
     for _ in range(_MAX_DAYS_AHEAD):
         if counted >= days:
@@ -198,7 +195,7 @@ def add_working_days(start: datetime, days: int, rules: SlaRules | None = None) 
     else:
         raise ValueError("working-day search ran too far ahead")
     close = rules.office_hours[-1][1]
-    return datetime.combine(day, close, rules.timezone).astimezone(UTC)
+    return datetime.combine(day, close, district_zone()).astimezone(UTC)
 
 
 def add_duration(start: datetime, spec: Duration, rules: SlaRules | None = None) -> datetime:
