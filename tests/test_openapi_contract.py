@@ -93,7 +93,9 @@ def role_of(path: str) -> str | None:
         return "foreman"
     if path.startswith("/api/v1/team/"):
         return "team"
-    if path.startswith(("/api/v1/complaints", "/api/v1/subscriptions", "/api/v1/phone-number")):
+    if path.startswith(
+        ("/api/v1/complaints", "/api/v1/subscriptions", "/api/v1/phone-number", "/api/v1/reception")
+    ):
         return "worker"
     return None
 
