@@ -32,7 +32,8 @@ from handlers.miniprogram import (
 from wagedispute.access.actors import Actor
 from wagedispute.cases.clocks import pause_case_clocks, resume_case_clocks
 from wagedispute.cases.evidence import store_evidence
-from wagedispute.handling.foreman import case_detail
+from wagedispute.handling.followup import record_followup_call
+from wagedispute.handling.foreman import handling_case_detail
 from wagedispute.handling.team import (
     ResolutionIn,
     accept_case,
@@ -189,6 +190,33 @@ def give_back(number: str) -> ResponseReturnValue:
     actor = member()
     body = parse_body(ReturnIn)
     return jsonify(case_out(return_case(actor, number, body.reason)))
+
+
+class FollowupCallIn(BaseModel):
+    """The team's 回访 call to a worker never told of the outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+    reached: bool = Field(description="是否已电话联系上工人并告知处置结果")
+    note: str = Field(default="", max_length=500)
+
+
+@blueprint.post("/cases/<number>/followup-call")
+@documented(
+    "POST",
+    "/api/v1/team/cases/{number}/followup-call",
+    "记录电话回访（处置结果未能通知到工人时）：联系上后7日内工人未答复即结案，未联系上则继续待回访",
+    tag="处置小组",
+    request_model=FollowupCallIn,
+    response_model=StaffCaseOut,
+    errors={409: ("该案件没有待办的电话回访", ["no_followup_call", "stale_data"])},
+    parameters=[NUMBER_PARAM],
+)
+def followup_call(number: str) -> ResponseReturnValue:
+    """Record the team's follow-up call."""
+    actor = member()
+    body = parse_body(FollowupCallIn)
+    case = record_followup_call(actor, number, reached=body.reached, note=body.note)
+    return jsonify(case_out(case))
 
 
 @blueprint.post("/cases/<number>/start")

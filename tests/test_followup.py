@@ -1,4 +1,5 @@
-"""回访: the worker confirms, disputes and rates; an unanswered resolution closes itself."""
+"""回访: the worker confirms, disputes and rates; an unanswered resolution closes itself only when
+the worker was told of it, otherwise the team must phone them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.test_foreman_api import auth, events, members_of, street_team
+from tests.test_foreman_api import auth, events, member_token, members_of, street_team
 from wagedispute.access.actors import Actor
 from wagedispute.access.tokens import issue_token
 from wagedispute.cases.lifecycle import StepRequest, transition_case
@@ -247,3 +248,18 @@ def test_a_missed_followup_call_is_logged_and_the_call_stays_due(app, district, 
     assert stored(case).followup_called_at is None
     assert close_unanswered(now + timedelta(days=30)) == []
     assert followup_call_overdue(stored(case), now + timedelta(days=30))
+
+
+def test_the_team_records_its_followup_call_through_the_api(client, district, make_case):
+    complainant, _ = worker("o-never-told-3")
+    case = resolved_case(make_case, district, complainant)
+    member = members_of(street_team(district, case))[0]
+    token = member_token(client, member)
+    path = f"/api/v1/team/cases/{case.number}/followup-call"
+    early = client.post(path, json={"reached": True}, headers=auth(token))
+    assert early.status_code == 409 and early.json["error"]["code"] == "no_followup_call"
+    close_unanswered(utcnow() + timedelta(days=8))
+    answer = client.post(path, json={"reached": True, "note": "已告知"}, headers=auth(token))
+    assert answer.status_code == 200, answer.json
+    assert stored(case).followup_called_at is not None
+    assert events(case, "followup_call_made")[0].data["note"] == "已告知"

@@ -140,3 +140,14 @@ def test_a_worker_without_wechat_is_told_by_sms_and_nothing_is_left_undelivered(
     for row in db.session.scalars(sa.select(Outbox).where(Outbox.topic == "case_step")):
         notify_case_step(row.id)
     assert len([m for m in sms.sandbox_sent() if m["mobile"] == "13600136000"]) == 1
+
+
+def test_the_sms_sandbox_page_lists_what_it_recorded_for_staff_only(
+    client: Any, app: Any, district: dict[str, Any]
+) -> None:
+    from wagedispute.messaging import sms
+
+    sms.get_provider().send("13500135000", sms.CASE_PROGRESS, ["YT-2026-000009", "已分派"])
+    assert client.get("/dev/sms").status_code in {302, 401, 404}
+    page = console(app, "shatoujiao").get("/dev/sms").get_data(as_text=True)
+    assert "YT-2026-000009" in page and "已分派" in page
