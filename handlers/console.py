@@ -39,10 +39,11 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from handlers.miniprogram import evidence_download
-from handlers.security import csrf
+from handlers.security import csrf, data_error
 from wagedispute.access.actors import Actor
 from wagedispute.access.staff import (
     MIN_PASSWORD_LENGTH,
@@ -254,6 +255,8 @@ def _safe_next(target: str | None) -> str | None:
 def use_console_pages(bp: Blueprint) -> None:
     """Give a console blueprint the console's HTML error pages."""
     bp.register_error_handler(DomainError, _domain_error_page)
+    # Before the catch-all below: a value the database refuses is bad input (422), not a 500.
+    bp.register_error_handler(DataError, data_error)
     bp.register_error_handler(HTTPException, _http_error_page)
     bp.register_error_handler(Exception, _unexpected_error_page)
 

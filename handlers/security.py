@@ -74,7 +74,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_forget_cached_csrf_token)
     app.after_request(_security_headers)
-    app.register_error_handler(DataError, _data_error)
+    app.register_error_handler(DataError, data_error)
 
 
 def _forget_cached_csrf_token() -> None:
@@ -111,7 +111,7 @@ def _allowed_methods() -> list[str]:
     return sorted(current_app.url_map.bind_to_environ(request.environ).allowed_methods())
 
 
-def _data_error(exc: DataError) -> ResponseReturnValue:
+def data_error(exc: DataError) -> ResponseReturnValue:
     """A value the database refused (too long, out of range, NUL): bad input, 422."""
     db.session.rollback()
     log.warning("database refused a value: %s", type(exc.orig).__name__)

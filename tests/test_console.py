@@ -177,9 +177,9 @@ def test_wrong_username_and_wrong_password_answer_the_same(app, district):
     assert page(known) == page(unknown)
 
 
-def test_sign_in_attempts_are_limited_per_address(make_app, district):
-    db.session.rollback()  # another app on the same database: release this session's lock
-    limited = make_app(SIGN_IN_LIMIT_PER_ADDRESS="3 per minute").test_client()
+def test_sign_in_attempts_are_limited_per_address(app, district, monkeypatch):
+    monkeypatch.setitem(app.config, "SIGN_IN_LIMIT_PER_ADDRESS", "3 per minute")
+    limited = app.test_client()
     for index in range(3):
         assert _try(limited, f"user{index}", "x", address="10.4.0.1").status_code == 401
     refused = _try(limited, "user9", "x", address="10.4.0.1")

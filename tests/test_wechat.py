@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -125,7 +126,8 @@ CHILD = textwrap.dedent(
     from wagedispute import create_app
     from wagedispute.platform import wechat
     app = create_app({"DATABASE_URL": "sqlite://", "REDIS_URL": sys.argv[1],
-                      "SECRET_KEY": "test", "INSTANCE_PATH": sys.argv[2]})
+                      "SECRET_KEY": "test", "INSTANCE_PATH": sys.argv[2],
+                      "WECHAT_SANDBOX": True})
     with app.app_context():
         connection = app.extensions["wagedispute.redis"]
         connection.incr("wd:test:ready")
@@ -197,7 +199,21 @@ def test_wxacode_with_an_invalid_scene_is_refused(app: Flask, scene: str) -> Non
     assert caught.value.code == "wechat_scene_invalid"
 
 
-def test_sent_subscribe_message_is_listed_on_the_dev_pages(app: Flask, client) -> None:
+def _staff_client(app: Flask) -> Any:
+    """A test client signed in to the console as the demo supervisor."""
+    client = app.test_client()
+    page = client.get("/console/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/console/sign-in",
+        data={"username": "supervisor", "password": "demo-supervisor-2026", "csrf_token": token},
+    )
+    assert answer.status_code == 302
+    return client
+
+
+def test_sent_subscribe_message_is_listed_on_the_dev_pages(app: Flask, district) -> None:
+    client = _staff_client(app)
     wechat.send_subscribe_message(
         "o-team-7", "tpl-dispatch", {"thing1": "海景花园欠薪案", "time2": "2026-01-20 10:00"}
     )
@@ -216,9 +232,9 @@ def test_sent_subscribe_message_is_listed_on_the_dev_pages(app: Flask, client) -
         assert text in html
 
 
-def test_dev_page_escapes_what_was_sent(app: Flask, client) -> None:
+def test_dev_page_escapes_what_was_sent(app: Flask, district) -> None:
     wechat.send_subscribe_message("o-1", "tpl", {"thing1": "<script>alert(1)</script>"})
-    html = client.get("/dev/wechat").get_data(as_text=True)
+    html = _staff_client(app).get("/dev/wechat").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
 
@@ -245,8 +261,41 @@ def test_phone_number_code_returns_the_number(app: Flask) -> None:
     assert caught.value.code == "wechat_phone_code_invalid"
 
 
+def test_sandbox_dev_pages_need_a_console_session(app: Flask, client) -> None:
+    wechat.send_subscribe_message("o-secret-openid", "tpl", {"thing1": "某工地"})
+    for path in ("/dev/wechat", "/dev/wechat.json"):
+        answer = client.get(path)
+        assert answer.status_code == 302
+        assert "/console/sign-in" in answer.headers["Location"]
+        assert b"o-secret-openid" not in answer.get_data()
+
+
+def test_sandbox_with_half_the_credentials_refuses_to_start(make_app) -> None:
+    for half in ({"WECHAT_APPID": "wx1234567890abcdef"}, {"WECHAT_SECRET": "s"}):
+        with pytest.raises(wechat.WechatSettingsError, match="half of the WeChat credentials"):
+            make_app(WECHAT_SANDBOX=False, **half)
+
+
+def test_sandbox_beside_a_real_credential_refuses_to_start(make_app) -> None:
+    for one in ({"WECHAT_APPID": "wx1234567890abcdef"}, {"WECHAT_SECRET": "s"}):
+        with pytest.raises(wechat.WechatSettingsError, match="WECHAT_SANDBOX is on"):
+            make_app(WECHAT_SANDBOX=True, **one)
+
+
+def test_sandbox_is_off_unless_switched_on(make_app) -> None:
+    bare = make_app(WECHAT_SANDBOX=False)
+    with bare.app_context():
+        assert not wechat.sandbox_active()
+        # No sandbox, no credentials: refused at once, without a call to anyone.
+        with pytest.raises(ServiceUnavailable) as caught:
+            wechat.code_to_session("sandbox:o-anyone")
+        assert caught.value.code == "wechat_not_configured"
+    assert wechat.EXTENSION not in bare.extensions
+    assert bare.test_client().get("/dev/wechat").status_code == 404
+
+
 def test_dev_pages_are_404_with_real_credentials(app: Flask, make_app) -> None:
-    real = make_app(WECHAT_APPID="wx1234567890abcdef", WECHAT_SECRET="s")
+    real = make_app(WECHAT_SANDBOX=False, WECHAT_APPID="wx1234567890abcdef", WECHAT_SECRET="s")
     web = real.test_client()
     assert web.get("/dev/wechat").status_code == 404
     answer = web.get("/dev/wechat.json")
@@ -278,7 +327,10 @@ def test_unreachable_wechat_is_service_unavailable_and_every_call_has_a_timeout(
     app: Flask, make_app
 ) -> None:
     real = make_app(
-        WECHAT_APPID="wx1234567890abcdef", WECHAT_SECRET="s", WECHAT_TIMEOUT_SECONDS=2.5
+        WECHAT_SANDBOX=False,
+        WECHAT_APPID="wx1234567890abcdef",
+        WECHAT_SECRET="s",
+        WECHAT_TIMEOUT_SECONDS=2.5,
     )
     with real.app_context():
         client = wechat.get_client()

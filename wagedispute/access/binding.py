@@ -218,8 +218,9 @@ def _bind(openid: str, code: str, now: datetime) -> StaffMember:
                 )
             # A new code re-binds a person who changed phone or WeChat account; whatever token
             # the old phone holds dies with the binding.
+            if person.openid != openid:
+                revoke_tokens(person)
             person.openid = openid
-            revoke_tokens(person)
     except IntegrityError as exc:
         # The same openid bound by another code at the same moment.
         raise Conflict(

@@ -258,6 +258,9 @@ def _build_client(app: Flask) -> WeChatClient:
 def get_client() -> WeChatClient:
     """The app's WeChat client (built once per app; the token lives in Redis)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not sandbox_active(app) and not app.config.get("WECHAT_APPID"):
+        # Neither real credentials nor the sandbox: refuse here, never call WeChat anonymously.
+        raise ServiceUnavailable("微信服务未配置", code="wechat_not_configured")
     client = app.extensions.get(EXTENSION)
     if client is None:
         with _client_lock:
