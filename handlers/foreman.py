@@ -5,9 +5,7 @@ A token of any other role on these routes answers 404, as an out-of-scope case w
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -15,15 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.api import current_actor, documented, parse_body
 from handlers.miniprogram import CURSOR_ERRORS, CURSOR_PARAMS, page_args
-from wagedispute.handling.followup import undelivered_for
-from wagedispute.access.binding import sign_in_staff
+from wagedispute.access.binding import sign_in_foreman_or_team_member
 from wagedispute.access.tokens import issue_token
+from wagedispute.handling.followup import undelivered_for
 from wagedispute.handling.foreman import (
     CaseDetail,
     QueueItem,
-    case_detail,
     dispatch_case,
     dispatched_cases,
+    handling_case_detail,
     merge_case,
     page_foreman_queue,
     reject_case,
@@ -34,19 +32,15 @@ from wagedispute.handling.foreman import (
 )
 from wagedispute.models import Case, CaseEvent, DisposalTeam, DisputeGroup, Evidence, Role, Urgency
 from wagedispute.platform.ratelimit import check_rate
+from wagedispute.platform.timekeeping import district_iso
+from wagedispute.platform.validation import DbId, SafeText
 
 blueprint = Blueprint("foreman", __name__, url_prefix="/api/v1/foreman")
 session_blueprint = Blueprint("staff_session", __name__, url_prefix="/api/v1")
 
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_PARAM = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
 # Binding codes are short: a per-address limit makes guessing one hopeless.
 STAFF_SESSION_PER_MINUTE = 10
-
-
-def local_time(moment: datetime | None) -> str | None:
-    """Beijing time, ISO 8601 with offset."""
-    return moment.astimezone(DISTRICT_TZ).isoformat(timespec="seconds") if moment else None
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -56,8 +50,8 @@ class StaffSessionIn(BaseModel):
     """``wx.login`` code, plus the binding code from the bureau on the first sign-in."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=128)
-    binding_code: str | None = Field(default=None, max_length=32)
+    code: SafeText = Field(min_length=1, max_length=128)
+    binding_code: SafeText | None = Field(default=None, max_length=32)
 
 
 class StaffSessionOut(BaseModel):
@@ -135,6 +129,13 @@ class StaffCaseOut(BaseModel):
     accept_due_at: str | None
     contact_due_at: str | None
     resolve_due_at: str | None
+    clock_paused_at: str | None = Field(description="时限暂停（等待工人）的起始时间；为空即未暂停")
+
+
+class QueueItemOut(StaffCaseOut):
+    """A lead waiting for the foreman, with the team the system suggests."""
+
+    suggested_team: TeamOut | None
     dispatch_warning: str | None = Field(
         default=None, description="建议的小组无人能收到微信提醒时的提示（分派后须电话通知）"
     )
@@ -158,13 +159,6 @@ class UndeliveredListOut(BaseModel):
     """Messages about the foreman's cases that reached nobody, newest first."""
 
     messages: list[UndeliveredOut]
-    clock_paused_at: str | None = Field(description="时限暂停（等待工人）的起始时间；为空即未暂停")
-
-
-class QueueItemOut(StaffCaseOut):
-    """A lead waiting for the foreman, with the team the system suggests."""
-
-    suggested_team: TeamOut | None
 
 
 class QueueOut(BaseModel):
@@ -186,6 +180,7 @@ class EventOut(BaseModel):
 
     id: int
     kind: str
+    kind_label: str = Field(description="记录类型的中文名称")
     from_status: str | None
     to_status: str | None
     actor_role: str
@@ -228,32 +223,32 @@ class UrgencyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     urgency: Urgency
-    reason: str | None = Field(default=None, max_length=500)
+    reason: SafeText | None = Field(default=None, max_length=500)
 
 
 class DispatchIn(BaseModel):
     """Dispatch to a team; ``urgency`` confirms or overrides the level on the way."""
 
     model_config = ConfigDict(extra="forbid")
-    team_id: int
+    team_id: DbId
     urgency: Urgency | None = None
-    urgency_reason: str | None = Field(default=None, max_length=500)
-    note: str | None = Field(default=None, max_length=500)
+    urgency_reason: SafeText | None = Field(default=None, max_length=500)
+    note: SafeText | None = Field(default=None, max_length=500)
 
 
 class RejectIn(BaseModel):
     """Why the lead is not taken, and where the worker should turn instead."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
-    referral: str | None = Field(default=None, max_length=200)
+    reason: SafeText = Field(min_length=1, max_length=500)
+    referral: SafeText | None = Field(default=None, max_length=200)
 
 
 class MergeIn(BaseModel):
     """The case whose dispute group this case joins."""
 
     model_config = ConfigDict(extra="forbid")
-    into: str = Field(min_length=1, max_length=32)
+    into: SafeText = Field(min_length=1, max_length=32)
 
 
 # -- serializers ----------------------------------------------------------------------------
@@ -301,16 +296,16 @@ def case_fields(case: Case) -> dict[str, Any]:
         "group": group_out(case.group),
         "outcome": case.outcome.value if case.outcome else None,
         "flagged_to_bureau": case.flagged_to_bureau,
-        "created_at": local_time(case.created_at),
-        "dispatched_at": local_time(case.dispatched_at),
-        "accepted_at": local_time(case.accepted_at),
-        "first_contact_at": local_time(case.first_contact_at),
-        "resolved_at": local_time(case.resolved_at),
-        "dispatch_due_at": local_time(case.dispatch_due_at),
-        "accept_due_at": local_time(case.accept_due_at),
-        "contact_due_at": local_time(case.contact_due_at),
-        "resolve_due_at": local_time(case.resolve_due_at),
-        "clock_paused_at": local_time(case.clock_paused_at),
+        "created_at": district_iso(case.created_at),
+        "dispatched_at": district_iso(case.dispatched_at),
+        "accepted_at": district_iso(case.accepted_at),
+        "first_contact_at": district_iso(case.first_contact_at),
+        "resolved_at": district_iso(case.resolved_at),
+        "dispatch_due_at": district_iso(case.dispatch_due_at),
+        "accept_due_at": district_iso(case.accept_due_at),
+        "contact_due_at": district_iso(case.contact_due_at),
+        "resolve_due_at": district_iso(case.resolve_due_at),
+        "clock_paused_at": district_iso(case.clock_paused_at),
     }
 
 
@@ -323,13 +318,14 @@ def event_out(event: CaseEvent) -> EventOut:
     """An audit row for the API."""
     return EventOut(
         id=event.id,
-        kind=event.kind,
+        kind=event.kind.value,
+        kind_label=event.kind.label,
         from_status=event.from_status.value if event.from_status else None,
         to_status=event.to_status.value if event.to_status else None,
         actor_role=event.actor_role.value,
         data=dict(event.data or {}),
         worker_visible=event.worker_visible,
-        at=local_time(event.created_at),
+        at=district_iso(event.created_at),
     )
 
 
@@ -340,7 +336,7 @@ def evidence_out(evidence: Evidence) -> EvidenceBriefOut:
         content_type=evidence.content_type,
         size_bytes=evidence.size_bytes,
         uploaded_by_role=evidence.uploaded_by_role.value,
-        at=local_time(evidence.created_at),
+        at=district_iso(evidence.created_at),
     )
 
 
@@ -402,7 +398,7 @@ def staff_session() -> ResponseReturnValue:
     """Exchange a wx.login code (and, once, a binding code) for a bearer token."""
     check_rate(f"staff-session:{request.remote_addr}", STAFF_SESSION_PER_MINUTE)
     body = parse_body(StaffSessionIn)
-    member = sign_in_staff(body.code, body.binding_code)
+    member = sign_in_foreman_or_team_member(body.code, body.binding_code)
     out = StaffSessionOut(
         token=issue_token(member.actor),
         expires_in=int(current_app.config["TOKEN_TTL_SECONDS"]),
@@ -451,6 +447,11 @@ def queue() -> ResponseReturnValue:
 def dispatched() -> ResponseReturnValue:
     """Follow what the foreman dispatched."""
     actor = foreman()
+    cursor, limit = page_args()
+    page = dispatched_cases(actor, cursor, limit)
+    return jsonify(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
+
+
 @blueprint.get("/undelivered")
 @documented(
     "GET",
@@ -463,11 +464,6 @@ def dispatched() -> ResponseReturnValue:
 def undelivered() -> ResponseReturnValue:
     """Messages about the foreman's cases that reached nobody."""
     return jsonify(messages=undelivered_for(foreman()))
-
-
-    cursor, limit = page_args()
-    page = dispatched_cases(actor, cursor, limit)
-    return jsonify(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @blueprint.get("/teams")
@@ -505,7 +501,7 @@ def teams() -> ResponseReturnValue:
 def show_case(number: str) -> ResponseReturnValue:
     """One of the foreman's cases, with the suggested team."""
     actor = foreman()
-    out = detail_out(case_detail(actor, number))
+    out = detail_out(handling_case_detail(actor, number))
     suggested = team_out(suggested_team_for(actor, number))
     out["suggested_team"] = suggested.model_dump() if suggested else None
     return jsonify(out)

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers.api import UPLOAD_REQUEST_BODY, current_actor, documented, parse_body, read_upload
+from handlers.errors import field_errors
 from wagedispute.access.actors import Actor
 from wagedispute.access.signin import sign_in_complainant, verified_mobile
 from wagedispute.cases.evidence import store_evidence
 from wagedispute.intake.complaints import (
-    case_detail,
     case_summary,
     get_case_by_number,
     page_my_cases,
     record_subscriptions,
     withdraw_complaint,
+    worker_case_detail,
     worker_evidence,
 )
 from wagedispute.intake.qrcodes import foreman_card, resolve_qr_token
@@ -26,7 +28,6 @@ from wagedispute.intake.submission import (
     ComplaintIn,
     ComplaintReceipt,
     IntakeResult,
-    field_errors,
     record_bench_row,
     submit_complaint,
 )
@@ -41,6 +42,7 @@ from wagedispute.messaging.notifications import (
 from wagedispute.models import Channel, Role
 from wagedispute.platform.errors import DomainError, InvalidInput
 from wagedispute.platform.ratelimit import check_rate
+from wagedispute.platform.validation import SafeText
 
 blueprint = Blueprint("miniprogram", __name__, url_prefix="/api/v1")
 bench_blueprint = Blueprint("bench", __name__, url_prefix="/bench")
@@ -119,7 +121,7 @@ class SessionIn(BaseModel):
     """The code from ``wx.login``."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(
+    code: SafeText = Field(
         min_length=1, max_length=128, description="wx.login 返回的 code（5 分钟内有效，只能用一次）"
     )
 
@@ -146,15 +148,19 @@ class WithdrawIn(BaseModel):
     """Why the worker withdraws (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: SafeText | None = Field(default=None, max_length=500)
 
 
 class SubscriptionsIn(BaseModel):
     """Templates the worker accepted or rejected in ``wx.requestSubscribeMessage``."""
 
     model_config = ConfigDict(extra="forbid")
-    accepted: list[str] = Field(default_factory=list, max_length=20)
-    rejected: list[str] = Field(default_factory=list, max_length=20)
+    accepted: list[Annotated[SafeText, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
+    rejected: list[Annotated[SafeText, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class SubscriptionsOut(BaseModel):
@@ -183,7 +189,7 @@ class PhoneCodeIn(BaseModel):
     """The code a ``getPhoneNumber`` button hands to its handler."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=128)
+    code: SafeText = Field(min_length=1, max_length=128)
 
 
 class PhoneOut(BaseModel):
@@ -517,7 +523,7 @@ def my_cases() -> ResponseReturnValue:
 def one_case(number: str) -> ResponseReturnValue:
     """One case with its worker-safe timeline; another worker's number is 404."""
     actor = current_actor(Role.COMPLAINANT)
-    return jsonify(case_detail(get_case_by_number(actor, number)))
+    return jsonify(worker_case_detail(get_case_by_number(actor, number)))
 
 
 @blueprint.get("/complaints/<number>/evidence/<int:evidence_id>")

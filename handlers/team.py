@@ -47,6 +47,7 @@ from wagedispute.handling.team import (
 from wagedispute.intake.complaints import get_case_by_number
 from wagedispute.models import CaseStatus, Role
 from wagedispute.platform.errors import InvalidInput
+from wagedispute.platform.validation import DbId, SafeText
 
 blueprint = Blueprint("team", __name__, url_prefix="/api/v1/team")
 
@@ -72,15 +73,15 @@ class ReturnIn(BaseModel):
     """Why the case goes back to the foreman."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SafeText = Field(min_length=1, max_length=500)
 
 
 class NoteIn(BaseModel):
     """A progress note; ``contacted_worker`` on the first note stops the first-contact clock."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
-    evidence_ids: list[int] = Field(default_factory=list, max_length=20)
+    text: SafeText = Field(min_length=1, max_length=2000)
+    evidence_ids: list[DbId] = Field(default_factory=list, max_length=20)
     worker_visible: bool = False
     contacted_worker: bool = False
 
@@ -89,7 +90,7 @@ class PauseIn(BaseModel):
     """Why the clocks wait for the worker (shown to staff; the worker sees a standard message)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SafeText = Field(min_length=1, max_length=500)
 
 
 def member() -> Actor:
@@ -141,7 +142,7 @@ def cases() -> ResponseReturnValue:
 )
 def show_case(number: str) -> ResponseReturnValue:
     """One of the team's cases."""
-    return jsonify(detail_out(case_detail(member(), number)))
+    return jsonify(detail_out(handling_case_detail(member(), number)))
 
 
 @blueprint.get("/cases/<number>/evidence/<int:evidence_id>")
@@ -197,7 +198,7 @@ class FollowupCallIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reached: bool = Field(description="是否已电话联系上工人并告知处置结果")
-    note: str = Field(default="", max_length=500)
+    note: SafeText = Field(default="", max_length=500)
 
 
 @blueprint.post("/cases/<number>/followup-call")

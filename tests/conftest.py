@@ -198,7 +198,7 @@ def make_case(app: Flask, district: dict[str, Any]) -> Callable[..., Any]:
         }
         values.update(fields)
         case = Case(**values)
-        case.number = next_case_number(db.session, "YT", utcnow(), "Asia/Shanghai")
+        case.number = next_case_number(db.session, "YT", utcnow())
         open_case(case, Actor(Role.FOREMAN, foreman.id))
         db.session.commit()
         return case

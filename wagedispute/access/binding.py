@@ -154,7 +154,7 @@ def _staff_member(person: Foreman | TeamMember, *, newly_bound: bool) -> StaffMe
     )
 
 
-def sign_in_staff(
+def sign_in_foreman_or_team_member(
     js_code: str, binding_code: str | None = None, *, now: datetime | None = None
 ) -> StaffMember:
     """Sign a foreman or team member in with a ``wx.login`` code (and a binding code once)."""

@@ -21,6 +21,7 @@ from wagedispute.models import (
     CaseStatus,
     DisposalTeam,
     DisputeGroup,
+    EventKind,
     Evidence,
     TeamMember,
     Urgency,
@@ -44,13 +45,13 @@ class QueueItem:
     suggested_team: DisposalTeam | None
     group: DisputeGroup | None
 
-
     @property
     def dispatch_warning(self) -> str | None:
         """Said before dispatch when nobody in the suggested team can get the WeChat message."""
         if self.suggested_team is None or team_notifiable(self.suggested_team.id):
             return None
         return UNREACHABLE_TEAM_WARNING
+
 
 @dataclass(frozen=True)
 class CaseDetail:
@@ -156,7 +157,7 @@ def team_choices() -> list[TeamChoice]:
     return [TeamChoice(team, int(open_), int(members)) for team, open_, members in rows]
 
 
-def case_detail(actor: Actor, number: str) -> CaseDetail:
+def handling_case_detail(actor: Actor, number: str) -> CaseDetail:
     """One case with its full audit trail and evidence list, if the actor may see it."""
     case = get_case_by_number(actor, number)
     events = db.session.scalars(
@@ -211,7 +212,7 @@ def _stage_urgency(case: Case, actor: Actor, level: Urgency, reason: str | None)
     db.session.add(
         CaseEvent(
             case_id=case.id,
-            kind="urgency",
+            kind=EventKind.URGENCY,
             actor_role=actor.role,
             actor_id=actor.id,
             data=data,
@@ -271,7 +272,7 @@ def reject_case(actor: Actor, number: str, reason: str, referral: str | None = N
             db.session.add(
                 CaseEvent(
                     case_id=case.id,
-                    kind="referral",
+                    kind=EventKind.REFERRAL,
                     actor_role=actor.role,
                     actor_id=actor.id,
                     data={"referral": referral, "message": f"建议您向{referral}反映"},
@@ -302,7 +303,7 @@ def _group_event(
     db.session.add(
         CaseEvent(
             case_id=case.id,
-            kind="group",
+            kind=EventKind.GROUP,
             actor_role=actor.role,
             actor_id=actor.id,
             data={

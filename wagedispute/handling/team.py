@@ -14,10 +14,11 @@ from wagedispute.cases.clocks import record_contact
 from wagedispute.cases.lifecycle import PAID_OUTCOMES, StepRequest, transition_case
 from wagedispute.handling.foreman import urgency_rank
 from wagedispute.intake.complaints import get_case_by_number
-from wagedispute.models import Case, CaseEvent, CaseStatus, Evidence, Outcome
+from wagedispute.models import Case, CaseEvent, CaseStatus, EventKind, Evidence, Outcome
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, InvalidTransition, NotFound
 from wagedispute.platform.paging import Page, paginate
+from wagedispute.platform.validation import DbId, SafeText, WholeNumber
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +29,14 @@ TRANSFER_OUTCOMES = {
     Outcome.TRANSFERRED_ARBITRATION: "劳动仲裁",
     Outcome.TRANSFERRED_COURT: "法院",
 }
-OUTCOME_LABELS = {
-    Outcome.PAID_IN_FULL: "已全额支付",
-    Outcome.PAID_IN_PART: "已部分支付",
-    Outcome.INSTALMENT_PLAN: "已达成分期支付协议",
-    Outcome.TRANSFERRED_INSPECTION: "已移交劳动监察",
-    Outcome.TRANSFERRED_ARBITRATION: "已引导申请劳动仲裁",
-    Outcome.TRANSFERRED_COURT: "已引导向法院起诉",
-    Outcome.UNSUBSTANTIATED: "经核查投诉不属实",
-}
 
 
 class Payment(BaseModel):
     """Money one worker received: a name or a label such as "工人甲", and the amount in fen."""
 
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1, max_length=32)
-    amount_fen: int = Field(gt=0, le=10**11)
+    worker: SafeText = Field(min_length=1, max_length=32)
+    amount_fen: WholeNumber = Field(gt=0, le=10**11)
 
 
 class Instalment(BaseModel):
@@ -52,7 +44,7 @@ class Instalment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     due_date: date
-    amount_fen: int = Field(gt=0, le=10**11)
+    amount_fen: WholeNumber = Field(gt=0, le=10**11)
 
 
 class ResolutionIn(BaseModel):
@@ -60,11 +52,11 @@ class ResolutionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome
-    summary: str = Field(default="", max_length=2000)
-    proof_evidence_ids: list[int] = Field(default_factory=list, max_length=50)
+    summary: SafeText = Field(default="", max_length=2000)
+    proof_evidence_ids: list[DbId] = Field(default_factory=list, max_length=50)
     payments: list[Payment] = Field(default_factory=list, max_length=500)
     instalments: list[Instalment] = Field(default_factory=list, max_length=60)
-    transfer_reference: str | None = Field(default=None, max_length=128)
+    transfer_reference: SafeText | None = Field(default=None, max_length=128)
 
 
 def _team_cases_query(actor: Actor, statuses: list[CaseStatus] | None) -> sa.Select[Any]:
@@ -173,7 +165,7 @@ def add_note(
         case.updated_at = now
         event = CaseEvent(
             case_id=case.id,
-            kind="note",
+            kind=EventKind.NOTE,
             actor_role=actor.role,
             actor_id=actor.id,
             data=data,
@@ -201,7 +193,6 @@ def _check_outcome(resolution: ResolutionIn) -> None:
 def outcome_data(case_id: int, resolution: ResolutionIn) -> dict[str, Any]:
     """What ``Case.outcome_data`` keeps: totals in fen, per-worker payments, plan, proof."""
     data: dict[str, Any] = {
-        "label": OUTCOME_LABELS[resolution.outcome],
         "summary": resolution.summary.strip(),
         "proof_evidence_ids": _case_evidence(case_id, resolution.proof_evidence_ids),
         "payments": [p.model_dump() for p in resolution.payments],

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
-from flask import current_app
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer
 
@@ -23,6 +21,7 @@ from wagedispute.models import (
     CaseEvent,
     CaseStatus,
     Complainant,
+    EventKind,
     Evidence,
     Role,
     SubscriptionConsent,
@@ -30,14 +29,9 @@ from wagedispute.models import (
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import InvalidInput, NotFound
 from wagedispute.platform.paging import Page, paginate
+from wagedispute.platform.timekeeping import district_iso
 
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 MAX_TEMPLATES = 20
-
-
-def _local(moment: datetime | None) -> str | None:
-    """A timestamp as the worker reads it: Beijing time, ISO 8601 with offset."""
-    return moment.astimezone(DISTRICT_TZ).isoformat(timespec="seconds") if moment else None
 
 
 def list_my_cases(actor: Actor, limit: int = 100) -> list[Case]:
@@ -71,7 +65,7 @@ def case_summary(case: Case) -> dict[str, Any]:
         "site_name": case.site_name,
         "workers_affected": case.workers_affected,
         "amount_owed_fen": case.amount_owed_fen,
-        "created_at": _local(case.created_at),
+        "created_at": district_iso(case.created_at),
     }
 
 
@@ -84,20 +78,21 @@ def worker_timeline(case: Case) -> list[dict[str, Any]]:
     )
     timeline = []
     for event in events:
+        # The service's own sentence for the worker, else the status or the kind of event.
         message = (event.data or {}).get("message")
         if not message:
-            message = event.to_status.label if event.to_status else "案件有新进展"
+            message = event.to_status.label if event.to_status else event.kind.label
         timeline.append(
             {
                 "message": str(message),
                 "status": event.to_status.value if event.to_status else None,
-                "at": _local(event.created_at),
+                "at": district_iso(event.created_at),
             }
         )
     return timeline
 
 
-def case_detail(case: Case) -> dict[str, Any]:
+def worker_case_detail(case: Case) -> dict[str, Any]:
     """The worker's view of one case: summary, what they told us (non-personal) and timeline."""
     return {
         **case_summary(case),
@@ -109,7 +104,7 @@ def case_detail(case: Case) -> dict[str, Any]:
         "period_end": case.period_end.isoformat() if case.period_end else None,
         "description": case.description,
         "timeline": worker_timeline(case),
-        "resolved_at": _local(case.resolved_at),
+        "resolved_at": district_iso(case.resolved_at),
         "outcome": worker_outcome(case),
         "rating": latest_rating(case),
     }
@@ -132,7 +127,7 @@ def worker_outcome(case: Case) -> dict[str, Any] | None:
     ).all()
     return {
         "code": case.outcome.value,
-        "label": data.get("label") or case.outcome.value,
+        "label": case.outcome.label,
         "summary": data.get("summary") or "",
         "amount_paid_fen": data.get("amount_paid_fen"),
         "payments": list(data.get("payments") or []),
@@ -150,7 +145,7 @@ def latest_rating(case: Case) -> dict[str, Any] | None:
     """The worker's latest rating of the handling, if any."""
     event = db.session.scalars(
         sa.select(CaseEvent)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "rating")
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.RATING)
         .order_by(CaseEvent.id.desc())
         .limit(1)
     ).first()
@@ -217,6 +212,11 @@ def record_subscriptions(actor: Actor, accepted: list[str], rejected: list[str])
             # Each acceptance of a one-time template allows one more message.
             remaining = SubscriptionConsent.remaining + 1 if ok else SubscriptionConsent.remaining
             stmt = stmt.on_conflict_do_update(
+                index_elements=["openid", "template"],
+                set_={"accepted": ok, "remaining": remaining, "updated_at": now},
+            )
+            db.session.execute(stmt)
+    return len(templates)
 
 
 def complainant_actor(case: Case) -> Actor:
@@ -263,8 +263,3 @@ def request_access_code_sms(number: str, mobile: str) -> bool:
             case_id=case.id,
         )
     return True
-                index_elements=["openid", "template"],
-                set_={"accepted": ok, "remaining": remaining, "updated_at": now},
-            )
-            db.session.execute(stmt)
-    return len(templates)

@@ -8,14 +8,13 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 import sqlalchemy as sa
 from flask import current_app
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from stdnum.cn import ric, uscc
@@ -41,12 +40,11 @@ from wagedispute.models import (
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from wagedispute.platform.pii import PiiVault, mask_id_number, mask_mobile
+from wagedispute.platform.timekeeping import district_today
 from wagedispute.platform.validation import SafeText, WholeNumber
 
 log = logging.getLogger(__name__)
 
-# Dates people type are dates in the district, not in UTC.
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 MAX_AMOUNT_FEN = 10_000_000_000  # 1 亿元: above this a figure is a typo, not a wage claim.
 MAX_WORKERS = 10_000
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read over a phone.
@@ -56,7 +54,8 @@ EmployerRole = Literal["建设单位", "总包", "分包", "班组"]
 
 
 def _today() -> date:
-    return datetime.now(DISTRICT_TZ).date()
+    # Dates people type are dates in the district, not in UTC.
+    return district_today()
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -178,50 +177,6 @@ class ComplaintReceipt(BaseModel):
     access_code: str | None = Field(default=None, description="仅网页表单：一次性查询码")
 
 
-# Chinese wording for pydantic's built-in error types; custom ones carry their own message.
-_MESSAGES = {
-    "missing": "此项为必填项",
-    "string_too_short": "此项不能为空",
-    "string_too_long": "内容过长（最多 {max_length} 个字）",
-    "string_type": "请填写文字",
-    "int_parsing": "请填写整数",
-    "int_type": "请填写整数",
-    "int_from_float": "请填写整数",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "date_parsing": "日期格式应为 年-月-日",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日",
-    "date_type": "日期格式应为 年-月-日",
-    "literal_error": "请从选项中选择",
-    "bool_parsing": "请选择是或否",
-    "bool_type": "请选择是或否",
-    "list_type": "格式有误",
-    "too_long": "最多填写 {max_length} 项",
-    "extra_forbidden": "不支持的字段",
-    "model_type": "格式有误",
-    "model_attributes_type": "格式有误",
-}
-
-
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Per-field problems with a Chinese message each, for the API details and the H5 form."""
-    out = []
-    for err in exc.errors(include_url=False, include_input=False):
-        template = _MESSAGES.get(err["type"])
-        ctx = err.get("ctx") or {}
-        message = template.format(**ctx) if template else err["msg"]
-        if not template and not any("\u4e00" <= ch <= "\u9fff" for ch in message):
-            message = "填写内容有误"
-        out.append(
-            {
-                "field": ".".join(str(part) for part in err["loc"]),
-                "problem": err["type"],
-                "message": message,
-            }
-        )
-    return out
-
-
 @dataclass
 class IntakeResult:
     """The case a submission created or found again, and the web channel's access code.
@@ -233,7 +188,6 @@ class IntakeResult:
     case: Case
     created: bool
     access_code: str | None = None
-    intake_flags: list[dict[str, Any]] | None = None,
     number: str = ""
     status: CaseStatus = CaseStatus.RECEIVED
     urgency_reasons: list[str] = field(default_factory=list)
@@ -252,7 +206,6 @@ class IntakeResult:
 
 
 def canonical_hash(data: ComplaintIn) -> str:
-            result.case.intake_flags = _kept_flags(intake_flags)
     """sha256 of the validated body in a canonical JSON form (a retry must match it exactly)."""
     body = json.dumps(
         data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
@@ -265,17 +218,6 @@ def _vault() -> PiiVault:
 
 
 def new_access_code() -> str:
-def _kept_flags(flags: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Flags as stored: an ID number that failed its check is kept encrypted, never in clear."""
-    kept = []
-    for flag in flags or []:
-        flag = dict(flag)
-        if flag.get("field") == "id_number" and flag.get("value"):
-            flag["value_encrypted"] = _vault().encrypt(str(flag.pop("value")))
-        kept.append(flag)
-    return kept
-
-
     """A short code a worker can copy down: 8 characters, no look-alike letters."""
     return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
 
@@ -291,6 +233,7 @@ def submit_complaint(
     channel: Channel,
     actor: Actor | None,
     idempotency_key: str | None,
+    intake_flags: list[dict[str, Any]] | None = None,
 ) -> IntakeResult:
     """Record a complaint as one transaction (complainant, number, triage, group, case, event,
     outbox, idempotency record); a retry with the same key returns the same case.
@@ -309,6 +252,7 @@ def submit_complaint(
                 if replay is not None:
                     return replay
             result = _create(data, channel, actor, complainant, scope, idempotency_key, body_hash)
+            result.case.intake_flags = _kept_flags(intake_flags)
     except IntegrityError:
         # A concurrent request with the same key won the unique constraint: answer with its case.
         if idempotency_key and scope is not None:
@@ -319,6 +263,17 @@ def submit_complaint(
         raise
     log.info("complaint %s received via %s", result.number, channel.value)
     return result
+
+
+def _kept_flags(flags: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Flags as stored: an ID number that failed its check is kept encrypted, never in clear."""
+    kept = []
+    for flag in flags or []:
+        flag = dict(flag)
+        if flag.get("field") == "id_number" and flag.get("value"):
+            flag["value_encrypted"] = _vault().encrypt(str(flag.pop("value")))
+        kept.append(flag)
+    return kept
 
 
 def _complainant_and_scope(channel: Channel, actor: Actor | None) -> tuple[Complainant | None, str]:
@@ -438,7 +393,6 @@ def _create(
         qr_code_id=qr.id if qr else None,
         complainant_id=complainant.id,
         site_name=site_name,
-        case.access_code_encrypted = vault.encrypt(access_code)
         site_address=site_address,
         employers=employers,
         workers_affected=data.workers_affected,
@@ -459,7 +413,7 @@ def _create(
         workers_affected=data.workers_affected,
         amount_owed_fen=data.amount_owed_fen,
         description=data.description,
-        today=now.astimezone(DISTRICT_TZ).date(),
+        today=district_today(now),
         period_start=data.period_start,
         period_end=data.period_end,
         repeat_count=group.case_count - 1,
@@ -479,13 +433,12 @@ def _create(
                 scope=scope, key=key, request_hash=body_hash, case_id=case.id, created_at=now
             )
         )
-    case.number = next_case_number(
-        db.session, settings["DISTRICT_CODE"], now, settings.get("TIMEZONE", "Asia/Shanghai")
-    )
+    case.number = next_case_number(db.session, settings["DISTRICT_CODE"], now)
     access_code = None
     if channel == Channel.WEB:
         access_code = new_access_code()
         case.access_code_hash = access_code_hash(case.number, access_code)
+        case.access_code_encrypted = vault.encrypt(access_code)
     db.session.flush()
     return IntakeResult.of(case, created=True, access_code=access_code)
 
