@@ -72,8 +72,8 @@ Component({
     pickScore (e) {
       this.setData({ score: Number(e.currentTarget.dataset.score) })
     },
-    onDisputeReason (e) {
-      this.setData({ disputeReason: e.detail.value })
+    onField (e) {
+      this.setData({ [e.currentTarget.dataset.field]: e.detail.value })
     },
     async act (path, body, done) {
       this.setData({ busy: true, error: '' })
