@@ -383,6 +383,14 @@ def test_same_mobile_same_site_is_a_linked_duplicate_counted_once(
     assert {c.group_id for c in (second, third, fourth)} == {group.id}
     assert group.case_count == 4 and group.complainants_total == 2
     assert group.workers_total == 37 and group.amount_total_fen == (35_000 + 80_000) * 100
+    # The early-warning alert counts the 35 once, not 105.
+    from wagedispute.models import Alert, AlertKind
+    from wagedispute.supervision.alerts import scan_alerts
+
+    scan_alerts()
+    [alert] = db.session.scalars(sa.select(Alert).where(Alert.kind == AlertKind.GROUP_GROWTH))
+    assert alert.details["workers_total"] == 37 and alert.details["new_workers"] == 37
+    assert "105" not in alert.title
 
 
 def test_fallback_pages_give_a_full_phone_to_call_and_the_hotline(

@@ -307,7 +307,12 @@ def _scan_group_growth(now: datetime) -> list[Alert]:
             sa.func.sum(Case.workers_affected),
         )
         .join(Case, Case.group_id == DisputeGroup.id)
-        .where(Case.created_at >= since, DisputeGroup.workers_total >= GROUP_ALERT_WORKERS)
+        .where(
+            Case.created_at >= since,
+            DisputeGroup.workers_total >= GROUP_ALERT_WORKERS,
+            # A repeat by the same worker about the same site adds nobody (cases.grouping).
+            Case.duplicate_of_id.is_(None),
+        )
         .group_by(
             DisputeGroup.id, DisputeGroup.title, DisputeGroup.street_id, DisputeGroup.workers_total
         )
