@@ -10,10 +10,14 @@ STAMP := $(VENV)/.installed
 # honest tests, Chromium for the console's browser tests.
 SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
 
-.PHONY: run test install system-packages bench migration seed demo-week miniprogram-test
+.PHONY: run test install system-packages bench migration seed demo-week python miniprogram-test
 
 run: install
 	$(BIN)/python -m wagedispute.dev.launcher
+
+# Which Python a new .venv would be built with.
+python:
+	@echo "$(PYTHON)"
 
 # The demo district, and a week of demo activity (make run does both on first start).
 seed: install

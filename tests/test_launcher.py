@@ -125,6 +125,28 @@ def test_public_url_follows_a_wildcard_host_to_a_reachable_address():
     assert "0.0.0.0" not in settings["PUBLIC_BASE_URL"]
 
 
+def test_makefile_takes_the_newest_python_that_runs(tmp_path, repo_root):
+    # A pyenv shim for a version that is not selected exists but fails: it must be passed over.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    (bin_dir / "python3.12").symlink_to(sys.executable)
+    (bin_dir / "python3.11").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"}
+    env.pop("PYTHON", None)
+    chosen = subprocess.run(
+        ["make", "-s", "--no-print-directory", "python"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert chosen == str(bin_dir / "python3.12")
+
+
 @pytest.mark.slow
 def test_launcher_binds_host_prints_banner_and_stops_every_process(tmp_path, repo_root):
     # Another loopback address than the default: the server must listen where HOST says, and
