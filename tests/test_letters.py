@@ -172,11 +172,13 @@ def test_letter_pdf_embeds_the_font_and_carries_number_and_facts(make_case, staf
 
 
 def test_concurrent_letters_get_unique_consecutive_numbers(app, make_case, staff):
-    cases = [make_case() for _ in range(8)]
+    case_ids = [make_case().id for _ in range(8)]
     admin = staff("admin")
+    # SQLite has one writer: the test's own session must not hold the lock the threads wait for.
+    db.session.rollback()
     numbers: list[str] = []
     errors: list[BaseException] = []
-    barrier = threading.Barrier(len(cases))
+    barrier = threading.Barrier(len(case_ids))
 
     def issue(case_id: int) -> None:
         with app.app_context():
@@ -188,7 +190,7 @@ def test_concurrent_letters_get_unique_consecutive_numbers(app, make_case, staff
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=issue, args=(c.id,)) for c in cases]
+    threads = [threading.Thread(target=issue, args=(case_id,)) for case_id in case_ids]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -196,5 +198,5 @@ def test_concurrent_letters_get_unique_consecutive_numbers(app, make_case, staff
     assert errors == []
     year = district_today().year
     assert sorted(numbers, key=lambda n: int(n.split("〕")[1][:-1])) == [
-        f"盐信督〔{year}〕{n}号" for n in range(1, len(cases) + 1)
+        f"盐信督〔{year}〕{n}号" for n in range(1, len(case_ids) + 1)
     ]
