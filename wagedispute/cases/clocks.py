@@ -621,9 +621,7 @@ def resume_clocks(case_id: int, actor: Actor, *, now: datetime | None = None) ->
 
 
 def _case_id_for_number(actor: Actor, number: str) -> int:
-    case_id = db.session.scalar(
-        sa.select(Case.id).where(Case.number == number, case_scope(actor))
-    )
+    case_id = db.session.scalar(sa.select(Case.id).where(Case.number == number, case_scope(actor)))
     if case_id is None:
         raise NotFound("找不到该案件")
     return case_id
