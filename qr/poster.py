@@ -301,10 +301,12 @@ def _project_rows(content: PosterContent) -> list[tuple[str, str]]:
 
 def _channel_rows(content: PosterContent) -> list[tuple[str, str]]:
     notice = content.notice
+    hotline = notice.hotline.strip()
     phones = [
         f"工长 {_display_phone(content.foreman_phone)}",
-        f"{notice.hotline} 政务服务便民热线",
-        *notice.complaint_phones,
+        f"{hotline} 政务服务便民热线",
+        # The hotline is printed once, however the list of other numbers was written.
+        *(p for p in notice.complaint_phones if not p.strip().startswith(hotline)),
     ]
     return [
         ("投诉举报电话", "；".join(p.strip() for p in phones if p.strip())),

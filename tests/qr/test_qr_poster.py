@@ -273,7 +273,8 @@ NOTICE = NoticeBoard(
     pay_day="每月15日前支付上月工资",
     minimum_wage="深圳市月最低工资标准 2520 元",
     hotline="12345",
-    complaint_phones=("12333 人力资源社会保障服务热线",),
+    # The hotline written again among the other numbers is printed once.
+    complaint_phones=("12345 政务服务便民热线", "12333 人力资源社会保障服务热线"),
     arbitration="盐田区劳动人事争议仲裁委员会：可申请劳动仲裁",
     legal_aid="12348 公共法律服务热线；盐田区法律援助处",
 )
@@ -307,6 +308,7 @@ def test_the_notice_board_poster_carries_what_article_34_requires(
         "保障农民工工资支付条例",
     ):
         assert expected in text, expected
+    assert text.count("12345政务服务便民热线") == 1
     assert decode_qr(pdf_page_png(pdf)) == [URL]
 
 

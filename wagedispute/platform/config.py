@@ -253,9 +253,9 @@ class Settings(BaseSettings):
         examples=["月最低工资标准 2520 元"],
     )
     NOTICE_COMPLAINT_PHONES: str = Field(
-        default="12345 政务服务便民热线；12333 人力资源社会保障服务热线",
-        description="complaint phone numbers on the notice board, `；`-separated",
-        examples=["12345 政务服务便民热线"],
+        default="12333 人力资源社会保障服务热线",
+        description="complaint numbers besides the foreman and NOTICE_HOTLINE, `；`-separated",
+        examples=["12333 人力资源社会保障服务热线；0755-12345678 区劳动监察大队"],
     )
     NOTICE_ARBITRATION: str = Field(
         default="盐田区劳动人事争议仲裁委员会：可申请劳动仲裁，不收费",
