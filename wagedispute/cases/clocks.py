@@ -41,7 +41,6 @@ _MAX_DAYS_AHEAD = 800
 # Statuses in which some clock runs; resolved waits for the worker (回访 has its own timer).
 WAITING_FOR_DISPATCH = frozenset({S.RECEIVED, S.RETURNED, S.REOPENED})
 WITH_TEAM = frozenset({S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS})
-RUNNING_STATUSES = WAITING_FOR_DISPATCH | WITH_TEAM
 STOPPING_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.REJECTED, S.WITHDRAWN})
 
 PAUSE_ROLES = frozenset({Role.FOREMAN, Role.TEAM_MEMBER, Role.STAFF, Role.SYSTEM})
@@ -468,23 +467,6 @@ def _running_clocks(case: Case) -> list[str]:
         for name in CLOCKS
         if _in_force(CLOCK_RULES[name], case) and CLOCK_RULES[name].due(case) is not None
     ]
-
-
-def clock_status(case: Case, now: datetime) -> dict[str, Any] | None:
-    """The clock in force in short, for lists and APIs: deadline, overdue or paused."""
-    found = relevant_clock(case, now)
-    if found is None:
-        return None
-    name, due = found
-    paused = case.clock_paused_at is not None
-    return {
-        "clock": name,
-        "label": CLOCK_LABELS[name],
-        "due_at": due.isoformat(),
-        "paused": paused,
-        "overdue": is_overdue(case, now),
-        "escalation_level": case.escalation_level if case.escalation_clock == name else 0,
-    }
 
 
 # --- The lifecycle hook -----------------------------------------------------------------------
