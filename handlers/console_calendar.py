@@ -64,8 +64,8 @@ def _render_year(
     if form is None:
         form = {
             "notice": shown.notice,
-            "holidays": "\n".join(f"{name} {day.isoformat()}" for day, name in shown.holidays),
-            "workdays": "\n".join(f"{name} {day.isoformat()}" for day, name in shown.workdays),
+            "holidays": calendar.format_dates(shown.holidays),
+            "workdays": calendar.format_dates(shown.workdays),
         }
     return render_template(
         "console/bureau/calendar_year.html",

@@ -52,9 +52,9 @@ class BookForm(BaseModel):
 
 
 class RecordForm(BaseModel):
-    """The reception record."""
+    """The reception record; a booked slot names its case, a walk-in needs the case number."""
 
-    case_number: str = Field(min_length=1, max_length=32)
+    case_number: str = Field(default="", max_length=32)
     slot_id: DbId | None = None
     received_by: str = Field(min_length=1, max_length=64)
     visitors: str = Field(default="", max_length=200)
@@ -169,7 +169,7 @@ def record(actor: Actor, day_id: int) -> ResponseReturnValue:
     saved = reception.record_reception(
         actor,
         day_id,
-        form.case_number,
+        form.case_number or None,
         reception.ReceptionInput(
             received_by=form.received_by,
             visitors=form.visitors,

@@ -56,6 +56,8 @@ def test_calendar_2027_makeup_working_day_entered_in_the_console_moves_a_deadlin
     assert answer.status_code == 302
     page = admin.get("/console/calendar/2027").get_data(as_text=True)
     assert "已录入国务院通知" in page and 'data-workday="2027-02-20"' in page
+    # The form shows the notice as it was typed: one line per holiday, ranges kept.
+    assert "春节 2027-02-06 至 2027-02-14" in page
 
     # The make-up Saturday is a working day now, and the festival week is not.
     assert add_working_days(received, 1) == local(2027, 2, 20, 18, 0)
@@ -77,7 +79,7 @@ def test_a_correction_reaches_a_process_that_had_the_calendar_cached(sign_in):
 def test_a_year_the_package_knows_is_shown_and_the_notice_overrides_it(sign_in):
     admin = sign_in("admin")
     page = admin.get("/console/calendar/2026").get_data(as_text=True)
-    assert "软件内置" in page and "春节 2026-02-17" in page
+    assert "软件内置" in page and "春节 2026-02-15 至 2026-02-23" in page
     assert not is_working_day(date(2026, 10, 7)) and is_working_day(date(2026, 10, 10))
     db.session.rollback()
     notice = {

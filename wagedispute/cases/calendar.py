@@ -232,6 +232,21 @@ def parse_dates(text: str, year: int, what: str) -> list[tuple[date, str]]:
     return sorted(found.items())
 
 
+def format_dates(entries: Iterable[tuple[date, str]]) -> str:
+    """Dates as staff type them, consecutive days of one holiday as a range (the form's text)."""
+    lines: list[str] = []
+    runs: list[list[object]] = []
+    for day, name in sorted(entries):
+        if runs and runs[-1][2] == name and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, name])
+    for first, last, name in runs:
+        span = first.isoformat() if first == last else f"{first.isoformat()} 至 {last.isoformat()}"
+        lines.append(f"{name} {span}".strip())
+    return "\n".join(lines)
+
+
 def save_year(
     actor: Actor, year: int, notice: str, holidays_text: str, workdays_text: str
 ) -> CalendarYear:

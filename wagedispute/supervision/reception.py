@@ -320,7 +320,7 @@ class ReceptionInput:
 def record_reception(
     actor: Actor,
     day_id: int,
-    case_ref: int | str,
+    case_ref: int | str | None,
     data: ReceptionInput,
     *,
     slot_id: int | None = None,
@@ -337,14 +337,20 @@ def record_reception(
         raise InvalidInput("来访人员或承诺事项过长", code="reception_field")
     with unit_of_work():
         reception = get_reception_day(actor, day_id)
+        slot = db.session.get(ReceptionSlot, slot_id) if slot_id is not None else None
+        if slot_id is not None and (slot is None or slot.reception_day_id != reception.id):
+            raise InvalidInput("该时段不属于这个接访日", code="reception_slot_mismatch")
+        if case_ref is None:
+            if slot is None or slot.case_id is None:
+                raise InvalidInput("请选择预约时段或填写案件编号", code="reception_case_required")
+            case_ref = slot.case_id
         case = (
             get_case_by_number(actor, case_ref.strip().upper())
             if isinstance(case_ref, str)
             else get_case_for(actor, case_ref)
         )
-        if slot_id is not None:
-            slot = db.session.get(ReceptionSlot, slot_id)
-            if slot is None or slot.reception_day_id != reception.id or slot.case_id != case.id:
+        if slot is not None:
+            if slot.case_id != case.id:
                 raise InvalidInput("该时段不是这个案件的预约", code="reception_slot_mismatch")
             if db.session.scalar(
                 sa.select(ReceptionRecord.id).where(ReceptionRecord.slot_id == slot_id)
