@@ -29,6 +29,7 @@ from wagedispute.models import (
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import InvalidInput
 from wagedispute.platform.timekeeping import district_midnight, district_text, district_today
+from wagedispute.supervision.casebook import urgency_expr
 from wagedispute.supervision.daily_check import require_staff_actor
 from wagedispute.supervision.figures import PeriodFigures, period_figures, recovered_fen
 
@@ -221,16 +222,7 @@ def export_indicators(
             sa.select(
                 *by,
                 sa.func.sum(sa.case((Case.status.in_(OPEN_STATUSES), 1), else_=0)),
-                sa.func.sum(
-                    sa.case(
-                        (
-                            sa.func.coalesce(Case.urgency_confirmed, Case.urgency_suggested)
-                            == Urgency.CRITICAL.value,
-                            1,
-                        ),
-                        else_=0,
-                    )
-                ),
+                sa.func.sum(sa.case((urgency_expr() == Urgency.CRITICAL.value, 1), else_=0)),
             )
             .where(scope, Case.created_at >= start, Case.created_at < end)
             .group_by(*by)
