@@ -299,10 +299,23 @@ def openapi_document() -> dict[str, Any]:
                     "details": {
                         "description": "补充信息：无可说明时为空对象 {}；"
                         "422 时为逐项字段错误的数组；410 时为现任工长的联系方式",
-                        "anyOf": [{"type": "object"}, {"type": "array"}],
+                        "anyOf": [
+                            {"type": "object"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+                        ],
                     },
                 },
             }
+        },
+    }
+    # The one 422 shape (handlers.errors.field_errors).
+    schemas["FieldError"] = {
+        "type": "object",
+        "required": ["field", "problem", "message"],
+        "properties": {
+            "field": {"type": "string", "description": "字段路径，如 employers.0.uscc"},
+            "problem": {"type": "string", "description": "错误类型（pydantic 的 type）"},
+            "message": {"type": "string", "description": "给人看的中文说明"},
         },
     }
     _label_enums(schemas)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers.errors import FALLBACK_FIELD_MESSAGE, field_errors
 from tests.test_foreman_api import auth, foreman_token, member_token, members_of
-from tests.test_supervision_pages import post
+from tests.test_supervision_pages import post, sign_in  # noqa: F401  (sign_in: fixture)
 
 
 def has_chinese(text: str) -> bool:
@@ -146,10 +146,19 @@ def test_team_api_names_each_bad_field_in_chinese(client, district):
     assert {p["field"]: p["message"] for p in problems}["text"] == "此项不能为空"
 
 
-def test_console_form_lists_each_problem_in_chinese(sign_in):
+def test_console_form_lists_each_problem_in_chinese(sign_in):  # noqa: F811
     client = sign_in("supervisor")
     answer = post(client, "/console/weekly/build", {"week_start": "下周一"}, page="/console/weekly")
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
     assert 'data-field="week_start"' in page
     assert "日期格式应为 年-月-日" in page
+
+
+def test_the_api_reference_describes_the_field_problems(client):
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    assert schemas["FieldError"]["required"] == ["field", "problem", "message"]
+    details = schemas["Error"]["properties"]["error"]["properties"]["details"]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}} in (
+        details["anyOf"]
+    )
