@@ -17,6 +17,7 @@ from wagedispute.cases import clocks
 from wagedispute.models import AlertKind, CaseStatus, LetterKind, LetterStatus, StaffRole
 from wagedispute.platform.errors import Conflict, InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_today
+from wagedispute.platform.validation import DbId, SafeText, WholeNumber
 from wagedispute.supervision import alerts as alert_service
 from wagedispute.supervision import channel_imports, reception, tasks, weekly_packs
 from wagedispute.supervision import daily_check as supervision
@@ -62,7 +63,7 @@ def _disposition(filename: str) -> str:
 class CheckForm(BaseModel):
     """Mark a case checked."""
 
-    note: str = Field(default="", max_length=500)
+    note: SafeText = Field(default="", max_length=500)
 
 
 @blueprint.get("/daily")
@@ -96,7 +97,7 @@ def check(actor: Actor, case_id: int) -> ResponseReturnValue:
 class PauseForm(BaseModel):
     """Why the clocks wait for the worker."""
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SafeText = Field(min_length=1, max_length=500)
 
 
 @blueprint.post("/cases/<int:case_id>/pause-clocks")
@@ -190,16 +191,16 @@ def weekly_pack_pdf(actor: Actor, pack_id: int) -> ResponseReturnValue:
 class IssueLetterForm(BaseModel):
     """Issue a letter about a case."""
 
-    case_id: int
+    case_id: DbId
     kind: LetterKind
     to: Literal["auto", "team", "street"] = "auto"
-    body: str = Field(default="", max_length=5000)
+    body: SafeText = Field(default="", max_length=5000)
 
 
 class ReplyForm(BaseModel):
     """Record the addressee's reply."""
 
-    reply: str = Field(min_length=1, max_length=5000)
+    reply: SafeText = Field(min_length=1, max_length=5000)
 
 
 @blueprint.get("/letters")
@@ -284,7 +285,7 @@ def reply(actor: Actor, letter_id: int) -> ResponseReturnValue:
 class AcknowledgeForm(BaseModel):
     """Acknowledge an alert."""
 
-    note: str = Field(default="", max_length=500)
+    note: SafeText = Field(default="", max_length=500)
 
 
 @blueprint.get("/warnings")
@@ -351,7 +352,7 @@ class ExportForm(BaseModel):
     status: CaseStatus | None = None
     date_from: date | None = None
     date_to: date | None = None
-    year: int | None = Field(default=None, ge=2000, le=2100)
+    year: WholeNumber | None = Field(default=None, ge=2000, le=2100)
 
 
 @blueprint.get("/exports")

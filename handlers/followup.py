@@ -10,6 +10,7 @@ from handlers.api import current_actor, documented, parse_body
 from wagedispute.handling.followup import confirm_resolution, dispute_resolution, rate_case
 from wagedispute.intake.complaints import case_summary
 from wagedispute.models import Role
+from wagedispute.platform.validation import SafeText, WholeNumber
 
 blueprint = Blueprint("followup", __name__, url_prefix="/api/v1/complaints")
 
@@ -20,25 +21,25 @@ class ConfirmIn(BaseModel):
     """The worker accepts the outcome, optionally rating it 1–5."""
 
     model_config = ConfigDict(extra="forbid")
-    score: int | None = Field(default=None, ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=500)
+    score: WholeNumber | None = Field(default=None, ge=1, le=5)
+    comment: SafeText | None = Field(default=None, max_length=500)
 
 
 class DisputeIn(BaseModel):
     """What the worker disputes; the case goes back and the bureau is told."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=1000)
-    score: int | None = Field(default=None, ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=500)
+    reason: SafeText = Field(min_length=1, max_length=1000)
+    score: WholeNumber | None = Field(default=None, ge=1, le=5)
+    comment: SafeText | None = Field(default=None, max_length=500)
 
 
 class RatingIn(BaseModel):
     """A 1–5 rating of the handling, once per case."""
 
     model_config = ConfigDict(extra="forbid")
-    score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=500)
+    score: WholeNumber = Field(ge=1, le=5)
+    comment: SafeText | None = Field(default=None, max_length=500)
 
 
 class FollowupCaseOut(BaseModel):

@@ -10,9 +10,7 @@ dispute, rate and add photos; a lost access code is sent again by SMS to the mob
 
 from __future__ import annotations
 
-import hmac
 import re
-import secrets
 import unicodedata
 import uuid
 from datetime import date, timedelta
@@ -31,8 +29,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+from wtforms.validators import ValidationError as WtfValidationError
 
 from handlers.errors import field_errors
 from handlers.miniprogram import IDEMPOTENCY_KEY
@@ -65,7 +65,6 @@ blueprint = Blueprint(
     static_url_path="/h5/static",
 )
 
-CSRF_SESSION_KEY = "h5_csrf"
 CASE_SESSION_KEY = "h5_case"
 EMPLOYER_ROWS = 3
 EMPLOYER_ROLES = ["总包", "分包", "班组", "建设单位"]
@@ -79,19 +78,17 @@ _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)(万|千)?")
 
 
 def csrf_token() -> str:
-    """The session's CSRF token, created on first use."""
-    token = session.get(CSRF_SESSION_KEY)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
+    """The session's CSRF token (Flask-WTF's, as on the console), created on first use."""
+    return generate_csrf()
 
 
 def csrf_ok() -> bool:
-    """Whether the posted token matches the one bound to this browser's session."""
-    expected = session.get(CSRF_SESSION_KEY) or ""
-    given = request.form.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(expected, given)
+    """Whether the posted token is the one bound to this browser's session (Flask-WTF)."""
+    try:
+        validate_csrf(request.form.get("csrf_token", ""))
+    except WtfValidationError:
+        return False
+    return True
 
 
 def page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
