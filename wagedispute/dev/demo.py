@@ -8,7 +8,9 @@ return, the scheduler's auto-dispatch and breach escalation, letters, daily chec
 import with its alert, weekly packs) is a call to the service that a person or the scheduler
 would cause. Services take their time from the database's clock, so the week is told as a story:
 one day's steps run at "now", then every timestamp the story wrote is moved one day into the past
-before the next day is played. The last day is today.
+before the next day is played. The last day is today. (Deadlines are counted on the working-day
+calendar from the moment the demo runs, then moved with the story: played near a weekend, a demo
+deadline may fall on a rest day.)
 """
 
 from __future__ import annotations
