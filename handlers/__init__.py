@@ -45,6 +45,7 @@ def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     from handlers import h5, miniprogram, openapi, phone_intake
 
     app.register_blueprint(miniprogram.blueprint)
+    app.register_blueprint(miniprogram.link_verify_blueprint)
     app.register_blueprint(phone_intake.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(h5.blueprint)

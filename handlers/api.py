@@ -81,7 +81,11 @@ def parse_body(model: type[ModelT]) -> ModelT:
 
 
 # Errors any operation of a kind can answer, by status: (description, codes).
-AUTH_ERRORS = {401: ("未登录或登录已过期", ["unauthorized", "token_expired", "token_invalid"])}
+AUTH_ERRORS = {
+    401: ("未登录或登录已过期", ["unauthorized", "token_expired", "token_invalid"]),
+    # A token of another role sees nothing here, exactly like an unknown case.
+    404: ("令牌属于其他角色（与不存在的记录一样，不作区分）", ["not_found"]),
+}
 BODY_ERRORS = {
     400: ("请求体不是有效的 JSON", ["malformed_json", "bad_request"]),
     413: ("请求体过大", ["payload_too_large"]),

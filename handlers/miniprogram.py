@@ -40,11 +40,13 @@ from wagedispute.messaging.notifications import (
     template_id,
 )
 from wagedispute.models import Channel, Role
-from wagedispute.platform.errors import DomainError, InvalidInput
+from wagedispute.platform.errors import DomainError, InvalidInput, NotFound
 from wagedispute.platform.ratelimit import check_rate
 from wagedispute.platform.validation import SafeText
 
 blueprint = Blueprint("miniprogram", __name__, url_prefix="/api/v1")
+# WeChat's domain check for ordinary QR links lives at the site's root.
+link_verify_blueprint = Blueprint("link_verify", __name__)
 bench_blueprint = Blueprint("bench", __name__, url_prefix="/bench")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
@@ -619,6 +621,15 @@ def subscriptions() -> ResponseReturnValue:
     body = parse(SubscriptionsIn)
     count = record_subscriptions(actor, body.accepted, body.rejected)
     return jsonify(SubscriptionsOut(recorded=count).model_dump())
+
+
+@link_verify_blueprint.get("/<name>.txt")
+def link_verify_file(name: str) -> Response:
+    """The verification file WeChat fetches before ordinary QR links may open the mini-program."""
+    configured, _, content = current_app.config["WECHAT_LINK_VERIFY_FILE"].partition(":")
+    if not configured or configured != f"{name}.txt":
+        raise NotFound()
+    return Response(content, mimetype="text/plain")
 
 
 @bench_blueprint.post("/insert-one")

@@ -224,3 +224,13 @@ def test_the_api_reference_page_is_readable_offline(client):
     assert "/api/v1/team/cases/{number}/resolve" in html
     assert "办结规则" in html and "特急" in html and "已全额支付" in html
     assert "foreman_dispatched" in html
+
+
+def test_the_wechat_link_verification_file_is_served_only_when_configured(make_app, client):
+    assert client.get("/Yz8JnD1kQp.txt").status_code == 404
+    app = make_app(WECHAT_LINK_VERIFY_FILE="Yz8JnD1kQp.txt:4f1c2e8a9b7d6c5e")
+    verified = app.test_client().get("/Yz8JnD1kQp.txt")
+    assert verified.status_code == 200 and verified.mimetype == "text/plain"
+    assert verified.get_data(as_text=True) == "4f1c2e8a9b7d6c5e"
+    other = app.test_client().get("/other.txt")
+    assert other.status_code == 404 and other.json["error"]["details"] == {}

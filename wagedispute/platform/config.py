@@ -136,6 +136,16 @@ class Settings(BaseSettings):
         ),
         examples=["new_lead=T1,case_assigned=T2"],
     )
+    WECHAT_LINK_VERIFY_FILE: str = Field(
+        default="",
+        description=(
+            "`<file name>:<content>` of the verification file WeChat asks for before ordinary QR "
+            "links (扫普通链接二维码打开小程序) may open the mini-program; served at "
+            "`/<file name>`; empty: none"
+        ),
+        examples=["Yz8JnD1kQp.txt:4f1c2e8a9b7d6c5e4f3a2b1c0d9e8f7a"],
+        pattern=r"^$|^[A-Za-z0-9_-]{1,64}\.txt:[A-Za-z0-9]{1,128}$",
+    )
     CJK_FONT_PATH: str = Field(
         default="",
         description="TrueType font for posters and PDFs; empty: search the system",
