@@ -30,7 +30,8 @@ INSERT INTO cases (
     workers_affected, amount_owed_fen, description, consent_disclose_identity,
     urgency_suggested, urgency_reasons, urgency_confirmed, outcome, outcome_data,
     flagged_to_bureau, created_at, updated_at, dispatched_at, resolved_at, closed_at,
-    dispatch_due_at, accept_due_at, contact_due_at, resolve_due_at, escalation_level, version
+    dispatch_due_at, accept_due_at, contact_due_at, resolve_due_at, escalation_level, version,
+    intake_flags
 )
 SELECT
     'YT-B-' || g,
@@ -64,7 +65,8 @@ SELECT
     c.created_at + interval '1 day',
     c.created_at + interval '7 days',
     0,
-    1
+    1,
+    '[]'::jsonb
 FROM generate_series(1, %(cases)s) AS g
 CROSS JOIN LATERAL (
     SELECT %(start)s::timestamptz + (%(span)s::interval * g / %(cases)s) AS created_at
