@@ -123,6 +123,18 @@ def test_public_url_follows_a_wildcard_host_to_a_reachable_address():
     assert local_base_url("0.0.0.0", 5123) == "http://127.0.0.1:5123"
     assert settings["PUBLIC_BASE_URL"].endswith(":5123")
     assert "0.0.0.0" not in settings["PUBLIC_BASE_URL"]
+    # A phone can reach only a network address: when this machine has one, the URL uses it.
+    network_addresses = {
+        address.address
+        for addresses in psutil.net_if_addrs().values()
+        for address in addresses
+        if address.family == socket.AF_INET and not address.address.startswith("127.")
+    }
+    host = settings["PUBLIC_BASE_URL"].removeprefix("http://").rsplit(":", 1)[0]
+    if network_addresses:
+        assert host in network_addresses
+    else:
+        assert host == "127.0.0.1"
 
 
 def test_makefile_takes_the_newest_python_that_runs(tmp_path, repo_root):

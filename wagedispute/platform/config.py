@@ -323,16 +323,36 @@ def _url_host(bind: str) -> str:
 
 
 def _machine_address() -> str:
-    """This machine's first non-loopback IPv4 address by its own name (no traffic is sent)."""
+    """This machine's first non-loopback IPv4 address: by its own name, else from its network
+    interfaces (Debian maps the host name to 127.0.1.1). No traffic is sent."""
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
-        return "127.0.0.1"
-    for *_, sockaddr in infos:
-        address = str(sockaddr[0])
+        infos = []
+    by_name = [str(sockaddr[0]) for *_, sockaddr in infos]
+    for address in [*by_name, *_interface_addresses()]:
         if not address.startswith("127."):
             return address
     return "127.0.0.1"
+
+
+def _interface_addresses() -> list[str]:
+    """The IPv4 address of each network interface (Linux's SIOCGIFADDR; elsewhere none)."""
+    try:
+        import fcntl
+        import struct
+    except ImportError:
+        return []
+    addresses = []
+    for _index, name in socket.if_nameindex():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                request = struct.pack("256s", name[:15].encode())
+                answer = fcntl.ioctl(sock.fileno(), 0x8915, request)  # SIOCGIFADDR
+            except OSError:  # an interface without an IPv4 address
+                continue
+        addresses.append(socket.inet_ntoa(answer[20:24]))
+    return addresses
 
 
 SETTING_NAMES = frozenset(Settings.model_fields)
