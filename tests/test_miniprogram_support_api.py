@@ -12,6 +12,7 @@ from tests.test_foreman_api import auth, foreman_token, member_token, members_of
 from tests.test_team_api import png_bytes
 from tests.test_whole_loop import handle_to_resolution, sign_in_worker, submit
 from wagedispute.models import QrCode
+from wagedispute.platform import wechat
 from wagedispute.platform.database import db
 
 
@@ -234,3 +235,11 @@ def test_the_wechat_link_verification_file_is_served_only_when_configured(make_a
     assert verified.get_data(as_text=True) == "4f1c2e8a9b7d6c5e"
     other = app.test_client().get("/other.txt")
     assert other.status_code == 404 and other.json["error"]["details"] == {}
+
+
+def test_a_message_opens_the_case_it_is_about(client, district, drain):
+    number, _tokens = resolved_case(client, district, drain, "o-page-link")
+    pages = [m["page"] for m in wechat.sandbox_sent_messages(100) if m["touser"] == "o-page-link"]
+    assert pages and all(
+        re.fullmatch(rf"pages/case/index\?delivery=\d+&number={number}", p) for p in pages
+    )

@@ -208,7 +208,7 @@ def send_delivery(delivery_id: int) -> None:
             delivery.recipient_openid,
             template_id(delivery.template),
             {k: str(v) for k, v in delivery.data.items()},
-            page=f"pages/case/index?delivery={delivery.id}",
+            page=_page_link(delivery),
         )
     except DomainError as exc:
         if exc.code == "subscription_refused":
@@ -406,6 +406,14 @@ def worker_told_clause(status: CaseStatus) -> sa.ColumnElement[bool]:
         )
         .exists()
     )
+
+
+def _page_link(delivery: Delivery) -> str:
+    """The mini-program page a message opens: the case, on the recipient's own page for their role
+    (``pages/case/index`` routes by the signed-in role)."""
+    number = (delivery.data or {}).get("case_number")
+    suffix = f"&number={number}" if number else ""
+    return f"pages/case/index?delivery={delivery.id}{suffix}"
 
 
 def template_id(name: str) -> str:
