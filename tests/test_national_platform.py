@@ -267,3 +267,31 @@ def test_street_staff_neither_import_nor_see_national_leads(sign_in, app, distri
         national_platform.set_conclusion(
             staff_actor("shatoujiao"), 1, NationalConclusion.DUPLICATE, "重复反映，已并案办理。"
         )
+
+
+def test_an_xlsx_export_with_other_header_spellings_is_read(app, district):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(
+        ["线索号", "反映人", "联系电话", "工程项目名称", "属地街道", "问题描述", "欠薪人数"]
+    )
+    sheet.append(["GJ-X-1", "陈师傅", 13612345678, "梅沙湾改造", "梅沙", "两个月工资没发", 3])
+    out = io.BytesIO()
+    book.save(out)
+    result = national_platform.import_leads(staff_actor("admin"), "线索.xlsx", out.getvalue())
+    assert (result.imported, result.errors) == (1, [])
+    case = db.session.scalars(sa.select(Case).filter_by(channel=Channel.NATIONAL_PLATFORM)).one()
+    assert case.street.name == "梅沙街道" and case.workers_affected == 3
+    assert case.site_name == "梅沙湾改造"
+
+
+def test_a_lead_about_a_finished_case_opens_a_new_one(app, district):
+    admin = staff_actor("admin")
+    national_platform.import_leads(admin, "a.csv", csv_file([lead("GJ-A-1")]))
+    first = db.session.scalars(sa.select(Case)).one()
+    finish_case(first)
+    # The worker confirms the payment: the case is closed.
+    transition_case(first.id, CaseStatus.CLOSED, Actor(Role.COMPLAINANT, first.complainant_id))
+    national_platform.import_leads(admin, "b.csv", csv_file([lead("GJ-A-2")]))
+    second = db.session.scalars(sa.select(NationalLead).filter_by(lead_number="GJ-A-2")).one()
+    assert not second.merged_into_existing and second.case_id != first.id

@@ -2,7 +2,7 @@
 
 Leads come as the platform's CSV or XLSX export (field layout in docs/national-platform.md).
 Each row is one unit of work: a lead number already imported adds nothing; a lead from the same
-worker (keyed hash of the mobile) about the same site as a recent case joins that case; any other
+worker (keyed hash of the mobile) about the same site as a recent open case joins it; any other
 lead becomes a case with channel 国家平台, triaged and grouped like every intake, in the queue
 of its street's least-loaded foreman. Imports run as background tasks from the outbox
 (``supervision.tasks``). Replies go back in the platform's ten 核处结论 classes.
@@ -424,6 +424,10 @@ def _stage_lead(lead: Lead, task_id: int | None, now: datetime) -> tuple[Nationa
     mobile_hash = vault.keyed_hash(data.mobile)
     since = now - timedelta(days=int(settings["GROUP_WINDOW_DAYS"]))
     existing = find_duplicate(db.session, data.site_name, mobile_hash, since)
+    if existing is not None and existing.status not in OPEN_STATUSES:
+        # The earlier case is over: a new lead about it is a new matter someone must handle
+        # (intake's grouping still links the new case to the earlier one as a duplicate).
+        existing = None
     record = NationalLead(
         lead_number=lead.number,
         reported_at=lead.reported_at,
