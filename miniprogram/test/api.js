@@ -27,12 +27,15 @@ function call (method, path, body, token) {
 }
 
 // Bind a foreman or team member with their binding code and return their bearer token.
+// Later sign-ins of the same WeChat send only the wx.login code.
+const bound = new Set()
+
 async function staffToken (person, openid) {
-  const out = await call('POST', '/api/v1/staff-session', {
-    code: 'sandbox:' + openid,
-    binding_code: person.binding_code
-  })
+  const body = { code: 'sandbox:' + openid }
+  if (!bound.has(openid)) body.binding_code = person.binding_code
+  const out = await call('POST', '/api/v1/staff-session', body)
   if (out.status !== 200) throw new Error('staff sign-in failed: ' + JSON.stringify(out.data))
+  bound.add(openid)
   return out.data.token
 }
 

@@ -86,6 +86,20 @@ test('offline journey: the backend down mid-form loses nothing and files once wh
   const posted = wx.__state.requests.filter(r => r.method === 'POST' && r.url.endsWith('/api/v1/complaints'))
   expect(posted).toHaveLength(5)
   expect(new Set(posted.map(r => r.headers['Idempotency-Key']))).toEqual(new Set([key]))
+
+  // The wages came in the meantime: the worker adds a photo, then withdraws (after confirming).
+  const page = await open('/pages/worker/case/index?number=' + number)
+  wx.__state.media.push(require('./harness.js').PHOTO)
+  await page.tap('#add-photo')
+  expect(page.text).toContain('已上传 1 张照片')
+  wx.__state.modalConfirms = false
+  await page.tap('#withdraw')
+  expect(page.data.item.status).toBe('received')
+  wx.__state.modalConfirms = true
+  await page.tap('#withdraw')
+  expect(page.data.item.status).toBe('withdrawn')
+  expect(page.text).toContain('投诉已撤回')
+  expect(page.has('#withdraw')).toBe(false)
 })
 
 test('a refusal keeps the form and shows the server\'s words beside the field', async () => {

@@ -89,6 +89,27 @@ test('team journey: accept, record progress, look at the evidence, resolve with 
   expect(done.text).toContain('案件已办结')
 })
 
+test('a case that is not the team\'s goes back to the foreman with a reason', async () => {
+  const { foremen, members } = backend()
+  const foreman = foremen.find(f => f.name === '刘德明')
+  const member = members.find(m => m.street_id === foreman.street_id)
+  const complaint = await fileComplaint('o-tj-worker-2', foreman.qr_token, { site_name: '梅沙街道某工地' })
+  const foremanToken = await staffToken(foreman, 'o-tj-foreman')
+  await call('POST', `/api/v1/foreman/cases/${complaint.number}/dispatch`,
+    { team_id: member.team_id, urgency: 'critical' }, foremanToken)
+
+  phone('o-team-journey')
+  const page = await open('/pages/team/case/index?number=' + complaint.number)
+  expect(page.data.error).toBe('')
+  await page.tap('#return')
+  expect(page.data.error).toBe('请填写退回原因。')
+  await page.type('#return-reason', '工地在梅沙街道，不归本组')
+  await page.tap('#return')
+  expect(page.data.item.status).toBe('returned')
+  const queue = await call('GET', '/api/v1/foreman/queue', undefined, foremanToken)
+  expect(queue.data.cases.find(c => c.number === complaint.number).status).toBe('returned')
+})
+
 test('a notification link opens the team member\'s own case page', async () => {
   phone('o-team-link')
   global.wx.setStorageSync('wd_role', 'team_member')
