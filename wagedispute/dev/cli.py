@@ -39,7 +39,9 @@ def seed_demo_command() -> None:
     help="数据库中已有案件时静默跳过（make run 首次启动时使用）",
 )
 def demo_week_command(if_empty: bool) -> None:
-    """Play a week of demo activity into a database without cases (refused a second time)."""
+    """Seed the demo district, then play a week of demo activity into a database without cases
+    (refused a second time; ``--if-empty`` only seeds then)."""
+    seed_demo()
     try:
         summary = play_demo_week()
     except DemoAlreadyPlayed as exc:
