@@ -287,3 +287,30 @@ def test_reception_days_are_working_thursdays_set_by_district_roles(app, distric
         reception.create_reception_day(street, thursday, **kwargs)
     # 2026's National Day week: Thursday 1 October is a holiday.
     assert not is_working_day(date(2026, 10, 1))
+
+
+def test_a_worker_cancels_their_booking_and_the_slot_is_free_again(
+    client, app, district, make_case
+):
+    complainant, token = worker()
+    case = make_case(complainant_id=complainant.id)
+    day = reception.create_reception_day(
+        staff_actor("admin"),
+        next_thursday(),
+        leader_name="王明",
+        leader_title="局长",
+        place="接访大厅",
+        first_slot=time(9),
+        last_slot_end=time(9, 30),
+        slot_minutes=30,
+    )
+    slot_id = day.slots[0].id
+    url = f"/api/v1/complaints/{case.number}/reception"
+    assert client.post(url, json={"slot_id": slot_id}, headers=auth(token)).status_code == 200
+    assert client.get("/api/v1/reception/slots", headers=auth(token)).json["slots"] == []
+    answer = client.post(f"{url}/cancel", json={"slot_id": slot_id}, headers=auth(token))
+    assert answer.status_code == 200 and answer.json["booked"] is False
+    slots = client.get("/api/v1/reception/slots", headers=auth(token)).json["slots"]
+    assert [s["id"] for s in slots] == [slot_id]
+    timeline = client.get(f"/api/v1/complaints/{case.number}", headers=auth(token)).json
+    assert any("已取消周四大接访预约" in item["message"] for item in timeline["timeline"])
