@@ -20,6 +20,7 @@ from wagedispute.handling.foreman import (
     CaseDetail,
     QueueItem,
     dispatch_case,
+    dispatch_warning,
     dispatched_cases,
     handling_case_detail,
     merge_case,
@@ -214,12 +215,27 @@ class StaffCaseDetailOut(StaffCaseOut):
 
 class ForemanCaseDetailOut(StaffCaseDetailOut):
     """The foreman's view of one case, with the team the system suggests."""
+    duplicate_of: str | None = Field(
+        default=None, description="同一工人对同一工地的较早投诉（疑似重复，可合并）"
+    )
+    intake_flags: list[dict[str, Any]] = Field(
+        default_factory=list, description="投诉时未通过校验、照原样保存待核实的补充信息"
+    )
+    followup_call_due_at: str | None = Field(
+        default=None, description="处置结果未通知到工人时，电话回访的截止时间"
+    )
 
     suggested_team: TeamOut | None
 
 
 class UrgencyIn(BaseModel):
     """Confirm the suggested level, or override it (a reason is then required)."""
+    dispatch_warning: str | None = Field(
+        default=None, description="建议的小组无人能收到微信提醒时的提示（分派后须电话通知）"
+    )
+    undelivered: list[UndeliveredOut] = Field(
+        default_factory=list, description="本案未能送达的消息"
+    )
 
     model_config = ConfigDict(extra="forbid")
     urgency: Urgency
@@ -357,6 +373,13 @@ def detail_out(detail: CaseDetail) -> dict[str, Any]:
     return out.model_dump(mode="json")
 
 
+        duplicate_of=case.duplicate_of.number if case.duplicate_of else None,
+        # An ID number kept for checking stays encrypted: only the field and the problem show.
+        intake_flags=[
+            {k: v for k, v in flag.items() if k != "value_encrypted"}
+            for flag in case.intake_flags or []
+        ],
+        followup_call_due_at=district_iso(case.followup_call_due_at),
 def queue_item_out(item: QueueItem) -> dict[str, Any]:
     """A queue entry, as JSON."""
     return QueueItemOut(
@@ -501,13 +524,17 @@ def teams() -> ResponseReturnValue:
 def show_case(number: str) -> ResponseReturnValue:
     """One of the foreman's cases, with the suggested team."""
     actor = foreman()
-    out = detail_out(handling_case_detail(actor, number))
-    suggested = team_out(suggested_team_for(actor, number))
+    detail = handling_case_detail(actor, number)
+    out = detail_out(detail)
+    team = suggested_team_for(actor, number)
+    suggested = team_out(team)
     out["suggested_team"] = suggested.model_dump() if suggested else None
     return jsonify(out)
 
 
 @blueprint.post("/cases/<number>/urgency")
+    out["dispatch_warning"] = dispatch_warning(team)
+    out["undelivered"] = undelivered_for(actor, detail.case.id)
 @documented(
     "POST",
     "/api/v1/foreman/cases/{number}/urgency",

@@ -379,6 +379,12 @@ def test_same_mobile_same_site_is_a_linked_duplicate_counted_once(
     first, second, third, fourth = (case_by_number(n) for n in numbers)
     assert first.duplicate_of_id is None and fourth.duplicate_of_id is None
     assert second.duplicate_of_id == first.id and third.duplicate_of_id == first.id
+    # The foreman sees the suggestion on the case.
+    from tests.test_foreman_api import auth, foreman_token
+
+    token = foreman_token(client, second.foreman)
+    shown = client.get(f"/api/v1/foreman/cases/{second.number}", headers=auth(token)).json
+    assert shown["duplicate_of"] == first.number
     group = db.session.get(DisputeGroup, first.group_id)
     assert {c.group_id for c in (second, third, fourth)} == {group.id}
     assert group.case_count == 4 and group.complainants_total == 2

@@ -72,6 +72,8 @@ def test_messages_skipped_for_no_consent_not_bound_or_a_wechat_refusal_are_shown
     queue = client.get("/api/v1/foreman/queue", headers=auth(token)).json["cases"]
     warned = [c for c in queue if c["suggested_team"] and c["suggested_team"]["id"] == team.id]
     assert warned and all("无法自动通知" in c["dispatch_warning"] for c in warned)
+    detail = client.get(f"/api/v1/foreman/cases/{first.number}", headers=auth(token)).json
+    assert "无法自动通知" in detail["dispatch_warning"]
 
     for case in (first, second, other_street):
         dispatch_case(
@@ -92,6 +94,8 @@ def test_messages_skipped_for_no_consent_not_bound_or_a_wechat_refusal_are_shown
     assert {row["case_number"] for row in shown} >= {first.number, second.number}
     assert other_street.number not in {row["case_number"] for row in shown}
     assert any(row["reason_label"] == "对方未绑定微信" for row in shown)
+    detail = client.get(f"/api/v1/foreman/cases/{second.number}", headers=auth(token)).json
+    assert "subscription_refused" in reasons(detail["undelivered"])
 
     # The street's console lists them on its overview and on the case page; another street not.
     page = console(app, "shatoujiao").get("/console/").get_data(as_text=True)

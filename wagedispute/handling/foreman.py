@@ -48,9 +48,14 @@ class QueueItem:
     @property
     def dispatch_warning(self) -> str | None:
         """Said before dispatch when nobody in the suggested team can get the WeChat message."""
-        if self.suggested_team is None or team_notifiable(self.suggested_team.id):
-            return None
-        return UNREACHABLE_TEAM_WARNING
+        return dispatch_warning(self.suggested_team)
+
+
+def dispatch_warning(team: DisposalTeam | None) -> str | None:
+    """The foreman's warning before dispatching to a team nobody in which WeChat can reach."""
+    if team is None or team_notifiable(team.id):
+        return None
+    return UNREACHABLE_TEAM_WARNING
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,9 @@ class Case(Base):
     team: Mapped[DisposalTeam | None] = relationship()
     complainant: Mapped[Complainant | None] = relationship()
     group: Mapped[DisputeGroup | None] = relationship()
+    duplicate_of: Mapped[Case | None] = relationship(
+        remote_side="Case.id", foreign_keys="Case.duplicate_of_id", viewonly=True
+    )
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", viewonly=True
     )
