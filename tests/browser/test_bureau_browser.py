@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from tests.test_national_platform import csv_file, lead
 from wagedispute.access.actors import Actor
+from wagedispute.cases import calendar
 from wagedispute.cases.clocks import is_working_day
 from wagedispute.models import Role, StaffAccount
 from wagedispute.platform.database import db
@@ -49,6 +50,13 @@ def arrange(make_case) -> int:
 def test_bureau_pages_work_in_a_browser_and_fit_a_phone(staff_page, make_case):
     day_id = arrange(make_case)
     page = staff_page("admin")
+
+    # The dashboard warns exactly when the next 60 days reach a year without a calendar.
+    missing = calendar.years_without_calendar(district_today())
+    db.session.rollback()
+    page.goto("/console/")
+    assert page.locator("[data-calendar-warning]").count() == (1 if missing else 0)
+    page.screenshot(path="/tmp/bureau-dashboard.png")
 
     # Enter the 2027 notice through the form, as a clerk would.
     page.goto("/console/calendar/2027")
