@@ -211,10 +211,6 @@ class StaffCaseDetailOut(StaffCaseOut):
     outcome_data: dict[str, Any]
     events: list[EventOut]
     evidence: list[EvidenceBriefOut]
-
-
-class ForemanCaseDetailOut(StaffCaseDetailOut):
-    """The foreman's view of one case, with the team the system suggests."""
     duplicate_of: str | None = Field(
         default=None, description="同一工人对同一工地的较早投诉（疑似重复，可合并）"
     )
@@ -225,17 +221,21 @@ class ForemanCaseDetailOut(StaffCaseDetailOut):
         default=None, description="处置结果未通知到工人时，电话回访的截止时间"
     )
 
+
+class ForemanCaseDetailOut(StaffCaseDetailOut):
+    """The foreman's view of one case, with the team the system suggests."""
+
     suggested_team: TeamOut | None
-
-
-class UrgencyIn(BaseModel):
-    """Confirm the suggested level, or override it (a reason is then required)."""
     dispatch_warning: str | None = Field(
         default=None, description="建议的小组无人能收到微信提醒时的提示（分派后须电话通知）"
     )
     undelivered: list[UndeliveredOut] = Field(
         default_factory=list, description="本案未能送达的消息"
     )
+
+
+class UrgencyIn(BaseModel):
+    """Confirm the suggested level, or override it (a reason is then required)."""
 
     model_config = ConfigDict(extra="forbid")
     urgency: Urgency
@@ -369,10 +369,6 @@ def detail_out(detail: CaseDetail) -> dict[str, Any]:
         outcome_data=dict(case.outcome_data or {}),
         events=[event_out(e) for e in detail.events],
         evidence=[evidence_out(e) for e in detail.evidence],
-    )
-    return out.model_dump(mode="json")
-
-
         duplicate_of=case.duplicate_of.number if case.duplicate_of else None,
         # An ID number kept for checking stays encrypted: only the field and the problem show.
         intake_flags=[
@@ -380,6 +376,10 @@ def detail_out(detail: CaseDetail) -> dict[str, Any]:
             for flag in case.intake_flags or []
         ],
         followup_call_due_at=district_iso(case.followup_call_due_at),
+    )
+    return out.model_dump(mode="json")
+
+
 def queue_item_out(item: QueueItem) -> dict[str, Any]:
     """A queue entry, as JSON."""
     return QueueItemOut(
@@ -529,12 +529,12 @@ def show_case(number: str) -> ResponseReturnValue:
     team = suggested_team_for(actor, number)
     suggested = team_out(team)
     out["suggested_team"] = suggested.model_dump() if suggested else None
+    out["dispatch_warning"] = dispatch_warning(team)
+    out["undelivered"] = undelivered_for(actor, detail.case.id)
     return jsonify(out)
 
 
 @blueprint.post("/cases/<number>/urgency")
-    out["dispatch_warning"] = dispatch_warning(team)
-    out["undelivered"] = undelivered_for(actor, detail.case.id)
 @documented(
     "POST",
     "/api/v1/foreman/cases/{number}/urgency",
