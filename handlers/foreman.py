@@ -104,32 +104,36 @@ class GroupOut(BaseModel):
 class StaffCaseOut(BaseModel):
     """A case as the foreman and the team see it in a list."""
 
-    number: str
+    number: str = Field(description="案件编号", examples=["YT-2026-000123"])
     status: str
-    status_label: str
-    channel: str
-    site_name: str
+    status_label: str = Field(examples=["已受理"])
+    channel: str = Field(description="miniprogram 小程序，web 网页，phone 电话，import 转办")
+    site_name: str = Field(examples=["海景花园二期工地"])
     site_address: str | None
-    workers_affected: int
-    amount_owed_fen: int
-    urgency: str
-    urgency_label: str
-    urgency_suggested: str
-    urgency_reasons: list[str]
-    urgency_confirmed: str | None
+    workers_affected: int = Field(examples=[12])
+    amount_owed_fen: int = Field(description="欠薪金额（分）", examples=[36000000])
+    urgency: str = Field(description="现行紧急程度：已确认的，否则为系统建议")
+    urgency_label: str = Field(examples=["特急"])
+    urgency_suggested: str = Field(description="系统建议的紧急程度")
+    urgency_reasons: list[str] = Field(
+        description="建议的理由（中文）", examples=[["涉及工人 12 人（≥10 人）"]]
+    )
+    urgency_confirmed: str | None = Field(description="工长确认的紧急程度；为空即尚未确认")
     team: TeamOut | None
     group: GroupOut | None
     outcome: str | None
-    flagged_to_bureau: bool
-    created_at: str
+    flagged_to_bureau: bool = Field(description="已转区信访局督办（工人有异议，或超时三级）")
+    created_at: str = Field(
+        description="北京时间，ISO 8601", examples=["2026-12-05T09:00:00+08:00"]
+    )
     dispatched_at: str | None
     accepted_at: str | None
     first_contact_at: str | None
     resolved_at: str | None
-    dispatch_due_at: str | None
-    accept_due_at: str | None
-    contact_due_at: str | None
-    resolve_due_at: str | None
+    dispatch_due_at: str | None = Field(description="须分派的时限（北京时间）")
+    accept_due_at: str | None = Field(description="须接收的时限")
+    contact_due_at: str | None = Field(description="须首次联系工人的时限")
+    resolve_due_at: str | None = Field(description="须办结的时限")
     clock_paused_at: str | None = Field(description="时限暂停（等待工人）的起始时间；为空即未暂停")
 
 
