@@ -143,6 +143,12 @@ def _tokenizer(rules: dict[str, Any]) -> jieba.Tokenizer:
     return tokenizer
 
 
+def warm_up(rules: dict[str, Any] | None = None) -> None:
+    """Load jieba's dictionary now (about a second) rather than in the first request needing it:
+    for a process's start-up (a gunicorn or RQ worker), never at import."""
+    _tokenizer(rules or load_rules()).initialize()
+
+
 def normalise_text(text: str) -> str:
     """NFKC (full-width digits and punctuation), no spaces."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
@@ -153,6 +159,23 @@ def clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE_SPLIT.split(normalise_text(text)) if c]
 
 
+_vague: dict[int, tuple[dict[str, Any], re.Pattern[str]]] = {}
+
+
+def _vague_expression(rules: dict[str, Any]) -> re.Pattern[str]:
+    """The rules' vague amounts as one expression, longest first."""
+    cached = _vague.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    words = sorted(rules["vague_numbers"], key=len, reverse=True)
+    # "十多" is vague on its own, but part of a figure in "二十多万".
+    expression = re.compile(
+        rf"(?<![{_NUMERAL_CHARS}0-9])(?:{'|'.join(re.escape(w) for w in words)})"
+    )
+    _vague[id(rules)] = (rules, expression)
+    return expression
+
+
 def arabic_numerals(clause: str, rules: dict[str, Any] | None = None) -> str:
     """The clause with Chinese numerals as digits ("三十多个工人" → "30多个工人").
 
@@ -160,9 +183,8 @@ def arabic_numerals(clause: str, rules: dict[str, Any] | None = None) -> str:
     read ("万一", "第一") stays as it was.
     """
     rules = rules or load_rules()
-    for word, value in sorted(rules["vague_numbers"].items(), key=lambda kv: -len(kv[0])):
-        # "十多" is vague on its own, but part of a figure in "二十多万".
-        clause = re.sub(rf"(?<![{_NUMERAL_CHARS}0-9]){word}", str(value), clause)
+    vague = rules["vague_numbers"]
+    clause = _vague_expression(rules).sub(lambda m: str(vague[m.group(0)]), clause)
 
     def convert(match: re.Match[str]) -> str:
         run = match.group(0)
@@ -216,19 +238,40 @@ def _negated(tokens: list[tuple[str, int, int]], start: int, rules: dict[str, An
     return False
 
 
-def _hits_in_clause(
-    clause: str, signal: dict[str, Any], rules: dict[str, Any]
-) -> list[tuple[str, int]]:
+@dataclass(frozen=True)
+class _Matcher:
+    """A family's phrases and patterns as one compiled expression (read once per rules)."""
+
+    signal: dict[str, Any]
+    expression: re.Pattern[str] | None
+    verbs: frozenset[str]
+
+
+_matchers: dict[int, tuple[dict[str, Any], list[_Matcher]]] = {}
+
+
+def _family_matchers(rules: dict[str, Any]) -> list[_Matcher]:
+    """Each family's matcher; phrases longest first, so the fullest wording is quoted."""
+    cached = _matchers.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    matchers = []
+    for signal in rules["threat_signals"]:
+        phrases = sorted(signal["phrases"], key=len, reverse=True)
+        parts = [re.escape(p) for p in phrases] + [f"(?:{p})" for p in signal["patterns"]]
+        # A lookahead finds overlapping mentions ("不想活" inside "不想活了").
+        expression = re.compile(f"(?=({'|'.join(parts)}))") if parts else None
+        matchers.append(_Matcher(signal, expression, frozenset(signal["tokens"])))
+    _matchers[id(rules)] = (rules, matchers)
+    return matchers
+
+
+def _hits_in_clause(clause: str, matcher: _Matcher, rules: dict[str, Any]) -> list[tuple[str, int]]:
     """(word, position) of each phrase, whole-word verb or pattern of a family in a clause."""
     hits = []
-    for phrase in signal["phrases"]:
-        start = clause.find(phrase)
-        while start != -1:
-            hits.append((phrase, start))
-            start = clause.find(phrase, start + 1)
-    for pattern in signal["patterns"]:
-        hits += [(m.group(0), m.start()) for m in re.finditer(pattern, clause)]
-    verbs = [v for v in signal["tokens"] if v in clause]
+    if matcher.expression is not None:
+        hits += [(m.group(1), m.start()) for m in matcher.expression.finditer(clause)]
+    verbs = [v for v in matcher.verbs if v in clause]
     if verbs:
         for word, start, _ in _tokenizer(rules).tokenize(clause):
             if word in verbs:
@@ -240,17 +283,24 @@ def find_signals(text: str, rules: dict[str, Any] | None = None) -> list[Signal]
     """Each family of risk language in the description, or its negated mention."""
     rules = rules or load_rules()
     found: list[Signal] = []
-    for signal in rules["threat_signals"]:
+    parts = clauses(text)
+    for matcher in _family_matchers(rules):
+        signal = matcher.signal
         asserted: list[tuple[str, str]] = []
         denied: list[tuple[str, str]] = []
-        for clause in clauses(text):
-            hits = _hits_in_clause(clause, signal, rules)
+        for clause in parts:
+            hits = _hits_in_clause(clause, matcher, rules)
             if not hits:
                 continue
-            tokens = list(_tokenizer(rules).tokenize(clause))
+            tokens: list[tuple[str, int, int]] | None = None
             for word, start in hits:
-                target = denied if _negated(tokens, start, rules) else asserted
-                target.append((word, clause))
+                negated = False
+                # Segmentation is needed only where a negator could stand before the word.
+                if any(n in clause[:start] for n in rules["negators"]):
+                    if tokens is None:
+                        tokens = list(_tokenizer(rules).tokenize(clause))
+                    negated = _negated(tokens, start, rules)
+                (denied if negated else asserted).append((word, clause))
         chosen, negated = (asserted, False) if asserted else (denied, True)
         if chosen:
             words = tuple(dict.fromkeys(word for word, _ in chosen))
