@@ -84,30 +84,19 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def worker(self, queue: str, *, scheduler: bool = False, simple: bool = False) -> Proc:
-        """A real ``rq worker`` process on one queue (the default forking worker)."""
-        argv = [
-            str(BIN / "rq"),
-            "worker",
-            "--url",
-            self.redis.url,
-            "--serializer",
-            "rq.serializers.JSONSerializer",
-            "-c",
-            "wagedispute.rq_preload",
-        ]
-        if scheduler:
-            argv.append("--with-scheduler")
-        if simple:
-            argv += ["--worker-class", "rq.worker.SimpleWorker"]
-        return self._proc(f"worker-{queue}", [*argv, queue]).start()
+    def worker(self, queue: str, *, processes: int | None = None) -> Proc:
+        """The queue's real workers, started with the production command
+        (``platform.queues.worker_command``: a pool whose workers each run the scheduler)."""
+        from wagedispute.platform.queues import worker_command
+
+        argv = worker_command(str(BIN / "rq"), self.redis.url, queue, processes=processes)
+        return self._proc(f"worker-{queue}", argv).start()
 
     def workers(self, dispatch: int = 1) -> list[Proc]:
-        """Workers per queue (the scheduler runs in the notify one, so that a dispatch worker's
-        only child is the work-horse of the job it runs)."""
+        """Worker pools per queue (``dispatch`` pools on the dispatch queue)."""
         return [
             *(self.worker("dispatch") for _ in range(dispatch)),
-            self.worker("notify", scheduler=True),
+            self.worker("notify"),
             self.worker("maintenance"),
         ]
 

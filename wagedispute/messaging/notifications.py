@@ -90,9 +90,15 @@ class Recipient:
 
 def notify_case_step(outbox_id: int) -> None:
     """Tell the people a status change concerns: the team, the foreman, the worker."""
-    outbox = db.session.get(Outbox, outbox_id)
-    event = db.session.get(CaseEvent, outbox.payload["event_id"])
-    case = db.session.get(Case, event.case_id)
+    # One query: the row's event, its case and the case's complainant (``_worker`` then finds
+    # the complainant in the session).
+    event, case, _ = db.session.execute(
+        sa.select(CaseEvent, Case, Complainant)
+        .join(Outbox, CaseEvent.id == Outbox.payload["event_id"].as_integer())
+        .join(Case, Case.id == CaseEvent.case_id)
+        .outerjoin(Complainant, Complainant.id == Case.complainant_id)
+        .where(Outbox.id == outbox_id)
+    ).one()
     status = event.to_status
     planned: list[tuple[Recipient, str]] = []
     if status == CaseStatus.RECEIVED:
@@ -152,19 +158,54 @@ def send_planned(
     *,
     key_suffix: str = "",
 ) -> None:
-    """Record one delivery per recipient (once), then send each one not yet sent."""
-    for recipient, template in planned:
-        _plan_delivery(case.id, event_id, recipient, template, data, key_suffix)
-    db.session.commit()
+    """Record the deliveries of one event together (each once), then send those not yet sent.
+
+    The rows are inserted by one statement and the pending ones claimed (locked) by one query in
+    the same transaction; each send then commits its own outcome, so a crash re-sends at most the
+    message in flight, and a row is claimed again after a commit released it (a duplicate job may
+    run beside this one).
+    """
+    _insert_deliveries_once(
+        [
+            _delivery_row(case.id, event_id, recipient, template, data, key_suffix)
+            for recipient, template in planned
+        ]
+    )
     pending = db.session.scalars(
-        sa.select(Delivery).where(
+        sa.select(Delivery)
+        .where(
             Delivery.case_id == case.id,
             Delivery.event_id == event_id if event_id is not None else Delivery.event_id.is_(None),
             Delivery.state == DeliveryState.PENDING,
         )
+        .order_by(Delivery.id)
+        .with_for_update()
     ).all()
-    for delivery in pending:
-        send_delivery(delivery.id)
+    ids = [delivery.id for delivery in pending]  # read before a commit expires the rows
+    for index, delivery in enumerate(pending):
+        if index and _claim(ids[index]) is None:
+            continue
+        _send_claimed(delivery)
+
+
+def _delivery_row(
+    case_id: int,
+    event_id: int | None,
+    recipient: Recipient,
+    template: str,
+    data: dict[str, str],
+    key_suffix: str,
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": f"{event_id}:{key_suffix}:{recipient.key()}:{template}",
+        "case_id": case_id,
+        "event_id": event_id,
+        "recipient_role": recipient.role,
+        "recipient_openid": recipient.openid,
+        "channel": recipient.channel,
+        "template": template,
+        "data": data,
+    }
 
 
 def _plan_delivery(
@@ -175,30 +216,39 @@ def _plan_delivery(
     data: dict[str, str],
     key_suffix: str,
 ) -> None:
-    _insert_delivery_once(
-        dedupe_key=f"{event_id}:{key_suffix}:{recipient.key()}:{template}",
-        case_id=case_id,
-        event_id=event_id,
-        recipient_role=recipient.role,
-        recipient_openid=recipient.openid,
-        channel=recipient.channel,
-        template=template,
-        data=data,
+    _insert_deliveries_once(
+        [_delivery_row(case_id, event_id, recipient, template, data, key_suffix)]
     )
 
 
 def send_delivery(delivery_id: int) -> None:
     """Send one message unless it was sent already; skip it when the person cannot receive."""
+    delivery = _claim(delivery_id)
+    if delivery is not None:
+        _send_claimed(delivery)
+
+
+def _claim(delivery_id: int) -> Delivery | None:
+    """Lock a delivery that is still pending (None, with nothing held, once it is not)."""
     delivery = db.session.scalars(
-        sa.select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+        sa.select(Delivery)
+        .where(Delivery.id == delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     if delivery.state != DeliveryState.PENDING:
         db.session.rollback()
-        return
+        return None
+    return delivery
+
+
+def _send_claimed(delivery: Delivery) -> None:
+    """Send a locked, pending delivery and commit its outcome."""
     if delivery.channel == MessageChannel.SMS:
         _send_sms(delivery)
         return
-    skip_reason = _skip_reason(delivery)
+    consent = _worker_consent(delivery)
+    skip_reason = _skip_reason(delivery, consent)
     if skip_reason:
         _skip(delivery, skip_reason)
         return
@@ -219,7 +269,9 @@ def send_delivery(delivery_id: int) -> None:
         raise
     delivery.state = DeliveryState.SENT
     delivery.sent_at = utcnow()
-    _use_consent(delivery)
+    if consent is not None:
+        # WeChat's one-time subscriptions are used up by a send to a worker.
+        consent.remaining = max(0, consent.remaining - 1)
     db.session.commit()
 
 
@@ -426,39 +478,40 @@ def template_id(name: str) -> str:
     return configured.get(name, name).strip()
 
 
-def _skip_reason(delivery: Delivery) -> str | None:
+def _skip_reason(delivery: Delivery, consent: SubscriptionConsent | None) -> str | None:
     if not delivery.recipient_openid:
         return "not_bound"
-    if delivery.recipient_role == Role.COMPLAINANT:
-        consent = _consent(delivery.recipient_openid, delivery.template)
-        if consent is None or not consent.accepted or consent.remaining <= 0:
-            return "no_consent"
+    if delivery.recipient_role == Role.COMPLAINANT and (
+        consent is None or not consent.accepted or consent.remaining <= 0
+    ):
+        return "no_consent"
     return None
 
 
-def _consent(openid: str, template: str) -> SubscriptionConsent | None:
+def _worker_consent(delivery: Delivery) -> SubscriptionConsent | None:
+    """The worker's subscription to this delivery's template (None for other recipients)."""
+    if delivery.recipient_role != Role.COMPLAINANT or not delivery.recipient_openid:
+        return None
     return db.session.scalars(
         sa.select(SubscriptionConsent).where(
-            SubscriptionConsent.openid == openid,
-            SubscriptionConsent.template == template_id(template),
+            SubscriptionConsent.openid == delivery.recipient_openid,
+            SubscriptionConsent.template == template_id(delivery.template),
         )
     ).one_or_none()
 
 
-def _use_consent(delivery: Delivery) -> None:
-    """WeChat's one-time subscriptions are used up by a send to a worker."""
-    if delivery.recipient_role == Role.COMPLAINANT:
-        consent = _consent(delivery.recipient_openid, delivery.template)
-        if consent is not None:
-            consent.remaining = max(0, consent.remaining - 1)
-
-
-def _insert_delivery_once(**values: Any) -> None:
+def _insert_deliveries_once(rows: list[dict[str, Any]]) -> None:
+    """Insert deliveries in one statement; a row whose unique key exists is left as it is."""
+    if not rows:
+        return
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
     db.session.execute(
         insert(Delivery)
-        .values(state=DeliveryState.PENDING, attempts=0, created_at=utcnow(), **values)
+        .values(
+            [{"state": DeliveryState.PENDING, "attempts": 0, "created_at": now, **r} for r in rows]
+        )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
 
