@@ -46,7 +46,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if database_url.startswith("sqlite"):
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(db.engine, "begin", _sqlite_begin_immediate)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     app.extensions["wagedispute.redis"] = redis.Redis.from_url(
         settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
@@ -94,12 +93,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
-    # We emit BEGIN ourselves (below) rather than let pysqlite defer it.
-    dbapi_connection.isolation_level = None
-
-
-def _sqlite_begin_immediate(connection: sa.Connection) -> None:
-    """SQLite: take the write lock when a transaction begins, so that concurrent writers wait
-    (busy_timeout) instead of failing with "database is locked" when a deferred reader tries to
-    write."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # pysqlite's default transaction control is kept on purpose: it emits BEGIN just before a
+    # transaction's first write, so no SQLite transaction reads a snapshot and then writes (the
+    # case that fails at once with "database is locked"); writers queue on busy_timeout. Taking
+    # the write lock at every BEGIN instead made read-only sessions block every writer.
