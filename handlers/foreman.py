@@ -89,6 +89,7 @@ class TeamListOut(BaseModel):
     """Teams a case can be dispatched to, by street."""
 
     teams: list[TeamChoiceOut]
+    next_cursor: str | None = Field(description="下一页的 cursor；为空表示没有更多")
 
 
 class GroupOut(BaseModel):
@@ -500,20 +501,23 @@ def undelivered() -> ResponseReturnValue:
     "可分派的处置小组（按街道），含在办案件数和能收到微信提醒的成员数",
     tag="工长",
     response_model=TeamListOut,
-    errors={404: ("非工长身份的令牌", ["not_found"])},
+    parameters=CURSOR_PARAMS,
+    errors={404: ("非工长身份的令牌", ["not_found"]), **CURSOR_ERRORS},
 )
 def teams() -> ResponseReturnValue:
-    """Active disposal teams, by street, with load and reachable members."""
+    """Active disposal teams, by street, with load and reachable members, a page at a time."""
     foreman()
+    cursor, limit = page_args()
+    page = team_choices(cursor, limit)
     out = [
         TeamChoiceOut(
             **team_out(choice.team).model_dump(),
             open_cases=choice.open_cases,
             notifiable_members=choice.notifiable_members,
         ).model_dump()
-        for choice in team_choices()
+        for choice in page.items
     ]
-    return jsonify(teams=out)
+    return jsonify(teams=out, next_cursor=page.next_cursor)
 
 
 @blueprint.get("/cases/<number>")

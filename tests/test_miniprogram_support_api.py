@@ -176,6 +176,12 @@ def test_foreman_follows_dispatched_cases_and_sees_which_teams_can_be_told(clien
     }
     assert teams[street_teams[0].id]["notifiable_members"] == 1
     assert teams[street_teams[0].id]["open_cases"] == 0
+    first = client.get("/api/v1/foreman/teams?limit=2", headers=auth(foreman_t)).json
+    rest = client.get(
+        f"/api/v1/foreman/teams?cursor={first['next_cursor']}", headers=auth(foreman_t)
+    ).json
+    assert [t["id"] for t in first["teams"] + rest["teams"]] == list(teams)
+    assert rest["next_cursor"] is None
 
     worker = sign_in_worker(client, "o-follow")
     number = submit(client, worker, live_token(foreman), "某工地")

@@ -28,7 +28,7 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, unit_of_work, utcnow
 from wagedispute.platform.errors import Conflict, InvalidInput
-from wagedispute.platform.paging import Page, paginate
+from wagedispute.platform.paging import Page, paginate, paginate_rows
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ class TeamChoice:
     notifiable_members: int
 
 
-def team_choices() -> list[TeamChoice]:
-    """Active teams with their open load and how many members WeChat can reach."""
+def team_choices(cursor: str | None = None, limit: int | None = None) -> Page[TeamChoice]:
+    """Active teams with their open load and how many members WeChat can reach, by street."""
     load = (
         sa.select(sa.func.count(Case.id))
         .where(Case.team_id == DisposalTeam.id, Case.status.in_(TEAM_LOAD_STATUSES))
@@ -154,12 +154,15 @@ def team_choices() -> list[TeamChoice]:
         .correlate(DisposalTeam)
         .scalar_subquery()
     )
-    rows = db.session.execute(
+    page = paginate_rows(
         sa.select(DisposalTeam, load, reachable)
         .where(DisposalTeam.active)
-        .order_by(DisposalTeam.street_id, DisposalTeam.name)
-    ).all()
-    return [TeamChoice(team, int(open_), int(members)) for team, open_, members in rows]
+        .order_by(DisposalTeam.street_id, DisposalTeam.name, DisposalTeam.id),
+        cursor,
+        limit,
+    )
+    choices = [TeamChoice(team, int(open_), int(members)) for team, open_, members in page.items]
+    return Page(choices, page.next_cursor)
 
 
 def handling_case_detail(actor: Actor, number: str) -> CaseDetail:

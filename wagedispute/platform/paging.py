@@ -67,8 +67,17 @@ def page_size(limit: int | None) -> int:
 
 def paginate(stmt: sa.Select[Any], cursor: str | None, limit: int | None) -> Page[Any]:
     """One page of a totally ordered select (its ORDER BY must end with a unique column)."""
+    return _page(db.session.scalars, stmt, cursor, limit)
+
+
+def paginate_rows(stmt: sa.Select[Any], cursor: str | None, limit: int | None) -> Page[Any]:
+    """``paginate`` for a select of several columns: the items are rows."""
+    return _page(db.session.execute, stmt, cursor, limit)
+
+
+def _page(run: Any, stmt: sa.Select[Any], cursor: str | None, limit: int | None) -> Page[Any]:
     offset = decode_cursor(cursor)
     size = page_size(limit)
-    rows = list(db.session.scalars(stmt.offset(offset).limit(size + 1)))
+    rows = list(run(stmt.offset(offset).limit(size + 1)))
     more = len(rows) > size
     return Page(rows[:size], encode_cursor(offset + size) if more else None)

@@ -46,7 +46,7 @@ Component({
       try {
         const [item, teams] = await Promise.all([
           api.request('GET', this.path(''), null, { role: 'foreman' }),
-          api.request('GET', '/api/v1/foreman/teams', null, { role: 'foreman' })
+          api.request('GET', '/api/v1/foreman/teams?limit=100', null, { role: 'foreman' })
         ])
         this.show(item, teams.teams)
       } catch (err) {
