@@ -453,8 +453,8 @@ def relevant_clock(case: Case, now: datetime | None = None) -> tuple[str, dateti
     in_force = [name for name in in_force if CLOCK_RULES[name].due(case) is not None]
     if not in_force:
         return None
-    if now is not None and case.clock_paused_at is None:
-        late = [name for name in in_force if CLOCK_RULES[name].due(case) < now]
+    if now is not None:
+        late = [n for n in in_force if clock_state(case, n, now) == ClockState.BREACHED]
         if late:
             return late[0], CLOCK_RULES[late[0]].due(case)
     return in_force[0], CLOCK_RULES[in_force[0]].due(case)
