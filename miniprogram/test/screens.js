@@ -83,6 +83,7 @@ body { margin: 0; font-family: "WenQuanYi Micro Hei", sans-serif; }
 }
 
 const shots = []
+afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }))
 function keep (page, name, title) {
   const file = path.join(WORK, name + '.html')
   fs.writeFileSync(file, html(page, title))
