@@ -3,11 +3,14 @@
 const fs = require('fs')
 const path = require('path')
 const simulate = require('miniprogram-simulate')
-const { createWx } = require('./wx.js')
+const { createWx, removeScratch } = require('./wx.js')
 
 const ROOT = path.resolve(__dirname, '..')
 const PHOTO = path.join(__dirname, 'fixtures', 'payslip.png')
 const LOADED = {}
+
+// Each test file that uses the harness removes the files its pages downloaded.
+afterAll(removeScratch)
 
 function backend () {
   return JSON.parse(fs.readFileSync(process.env.WD_BACKEND_FILE, 'utf8'))

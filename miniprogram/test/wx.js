@@ -6,6 +6,18 @@ const http = require('http')
 const os = require('os')
 const path = require('path')
 
+// Downloaded files live in one scratch folder per test file (removed by removeScratch).
+let scratch = null
+function scratchDir () {
+  if (!scratch) scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'wx-downloads-'))
+  return scratch
+}
+
+function removeScratch () {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true })
+  scratch = null
+}
+
 function createWx (options) {
   const storage = new Map()
   const state = {
@@ -104,7 +116,7 @@ function createWx (options) {
 
     downloadFile ({ url, header = {}, success, fail }) {
       track(exchange('GET', url, header, null, 60000, 'downloadFile').then(res => {
-        const file = path.join(os.tmpdir(), 'wx-download-' + Math.random().toString(16).slice(2))
+        const file = path.join(scratchDir(), 'download-' + Math.random().toString(16).slice(2))
         fs.writeFileSync(file, res.body)
         state.downloads = (state.downloads || []).concat([{ url, file, statusCode: res.statusCode, headers: res.headers }])
         if (success) success({ statusCode: res.statusCode, tempFilePath: file })
@@ -155,4 +167,4 @@ function createWx (options) {
   return wx
 }
 
-module.exports = { createWx }
+module.exports = { createWx, removeScratch }
