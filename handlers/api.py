@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from flask import request
+from flask import Flask, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.routing import Rule
 
 from wagedispute.access.actors import Actor
 from wagedispute.access.tokens import actor_from_token
@@ -111,10 +114,12 @@ Errors = dict[int, tuple[str, list[str]]]
 
 @dataclass
 class Operation:
-    """One documented endpoint: what it takes, what it answers, and every status it returns."""
+    """One documented endpoint: what it takes, what it answers, and every status it returns.
 
-    method: str
-    path: str
+    Its method and path are the app's own route for ``view`` (``bind``): never written twice.
+    """
+
+    view: Callable[..., Any]
     summary: str
     operation_id: str
     tag: str
@@ -125,6 +130,22 @@ class Operation:
     errors: Errors = field(default_factory=dict)
     description: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # For a route serving several documented paths: fixed values of its converters.
+    path_values: dict[str, str] = field(default_factory=dict)
+    method: str = ""
+    path: str = ""
+
+    def bind(self, rule: Rule) -> Operation:
+        """This operation at ``rule``'s method and path (``<number>`` becomes ``{number}``)."""
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        if len(methods) != 1:
+            raise ValueError(f"{rule.rule}: a documented route answers one method, not {methods}")
+
+        def placeholder(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return self.path_values.get(name, "{" + name + "}")
+
+        return replace(self, method=methods[0], path=ROUTE_VARIABLE.sub(placeholder, rule.rule))
 
     def error_statuses(self) -> Errors:
         """Every error status this operation answers, with its codes."""
@@ -148,11 +169,11 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+# A variable part of a Werkzeug rule: ``<number>``, ``<int:case_id>``, ``<any('a','b'):kind>``.
+ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 
 
 def documented(
-    method: str,
-    path: str,
     summary: str,
     *,
     tag: str,
@@ -163,9 +184,10 @@ def documented(
     errors: Errors | None = None,
     description: str | None = None,
     operation_id: str | None = None,
+    path_values: dict[str, str] | None = None,
     **extra: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Record an endpoint for the OpenAPI document (the route itself is declared as usual).
+    """Record an endpoint for the OpenAPI document; its method and path come from its route.
 
     ``errors`` lists the statuses particular to this endpoint (``{409: ("说明", [codes])}``); the
     ones every endpoint of its kind answers (401, 400/413/415/422 with a body, 404 with a case
@@ -176,8 +198,7 @@ def documented(
         module = view.__module__.rsplit(".", 1)[-1]
         OPERATIONS.append(
             Operation(
-                method=method,
-                path=path,
+                view=view,
                 summary=summary,
                 operation_id=operation_id or f"{module}_{view.__name__}",
                 tag=tag,
@@ -188,11 +209,28 @@ def documented(
                 errors=dict(errors or {}),
                 description=description,
                 extra=extra,
+                path_values=dict(path_values or {}),
             )
         )
         return view
 
     return decorate
+
+
+def documented_operations(app: Flask) -> list[Operation]:
+    """Every documented operation at the method and path of the app's route for its view."""
+    rules: dict[Callable[..., Any], list[Rule]] = {}
+    for rule in app.url_map.iter_rules():
+        rules.setdefault(inspect.unwrap(app.view_functions[rule.endpoint]), []).append(rule)
+    bound = []
+    for op in OPERATIONS:
+        for rule in rules.get(inspect.unwrap(op.view), []):
+            if all(
+                value in str(rule.rule) or name not in rule.arguments
+                for name, value in op.path_values.items()
+            ):
+                bound.append(op.bind(rule))
+    return bound
 
 
 def _label_enums(schemas: dict[str, Any]) -> None:
@@ -249,7 +287,7 @@ def _error_response(description: str, codes: list[str]) -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document built from the same pydantic models that validate requests."""
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
@@ -260,7 +298,7 @@ def openapi_document() -> dict[str, Any]:
         schemas[model.__name__] = schema
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
-    for op in OPERATIONS:
+    for op in documented_operations(app):
         entry: dict[str, Any] = {
             "operationId": op.operation_id,
             "tags": [op.tag],

@@ -69,8 +69,6 @@ def complainant():
 
 @blueprint.post("/<number>/confirm")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/confirm",
     "确认处置结果（结案），可同时评分",
     tag="工人",
     request_model=ConfirmIn,
@@ -93,8 +91,6 @@ def confirm(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/<number>/dispute")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/dispute",
     "对处置结果有异议（须填写原因）：案件重新打开并转区信访局督办",
     tag="工人",
     request_model=DisputeIn,
@@ -117,8 +113,6 @@ def dispute(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/<number>/rating")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/rating",
     "评价处置工作（1–5分，每件案件一次）",
     tag="工人",
     request_model=RatingIn,

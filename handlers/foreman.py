@@ -404,8 +404,6 @@ def foreman() -> Any:
 
 @session_blueprint.post("/staff-session")
 @documented(
-    "POST",
-    "/api/v1/staff-session",
     "工长、处置小组成员登录：wx.login 的 code；首次登录另附区信访局发放的一次性绑定码",
     tag="登录",
     request_model=StaffSessionIn,
@@ -444,8 +442,6 @@ def staff_session() -> ResponseReturnValue:
 
 @blueprint.get("/queue")
 @documented(
-    "GET",
-    "/api/v1/foreman/queue",
     "待处理线索（新受理、被退回、被重新打开）：特急、紧急、一般，同级按时间先后；含建议紧急程度、理由和建议处置小组",
     tag="工长",
     response_model=QueueOut,
@@ -464,8 +460,6 @@ def queue() -> ResponseReturnValue:
 
 @blueprint.get("/dispatched")
 @documented(
-    "GET",
-    "/api/v1/foreman/dispatched",
     "我分派出去、仍在处置或待工人确认的案件：最急的、等得最久的在前，含各时限",
     tag="工长",
     response_model=DispatchedOut,
@@ -482,8 +476,6 @@ def dispatched() -> ResponseReturnValue:
 
 @blueprint.get("/undelivered")
 @documented(
-    "GET",
-    "/api/v1/foreman/undelivered",
     "我的案件中未能送达的消息（未绑定微信、未订阅、微信或短信拒收）：请改为电话告知",
     tag="工长",
     response_model=UndeliveredListOut,
@@ -496,8 +488,6 @@ def undelivered() -> ResponseReturnValue:
 
 @blueprint.get("/teams")
 @documented(
-    "GET",
-    "/api/v1/foreman/teams",
     "可分派的处置小组（按街道），含在办案件数和能收到微信提醒的成员数",
     tag="工长",
     response_model=TeamListOut,
@@ -522,8 +512,6 @@ def teams() -> ResponseReturnValue:
 
 @blueprint.get("/cases/<number>")
 @documented(
-    "GET",
-    "/api/v1/foreman/cases/{number}",
     "案件详情（全部记录和证据，含建议的处置小组）",
     tag="工长",
     response_model=ForemanCaseDetailOut,
@@ -544,8 +532,6 @@ def show_case(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/urgency")
 @documented(
-    "POST",
-    "/api/v1/foreman/cases/{number}/urgency",
     "确认或调整紧急程度（与系统建议不同须填写原因，记入案件记录）",
     tag="工长",
     request_model=UrgencyIn,
@@ -565,8 +551,6 @@ def urgency(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/dispatch")
 @documented(
-    "POST",
-    "/api/v1/foreman/cases/{number}/dispatch",
     "分派给处置小组（新线索、被退回或重新打开的案件；可同时确认或调整紧急程度）",
     tag="工长",
     request_model=DispatchIn,
@@ -597,8 +581,6 @@ def dispatch(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/reject")
 @documented(
-    "POST",
-    "/api/v1/foreman/cases/{number}/reject",
     "不予受理（须填写原因，可注明建议工人求助的部门）",
     tag="工长",
     request_model=RejectIn,
@@ -615,8 +597,6 @@ def reject(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/merge")
 @documented(
-    "POST",
-    "/api/v1/foreman/cases/{number}/merge",
     "并入另一案件所在的纠纷组（合计人数、金额随之更新）",
     tag="工长",
     request_model=MergeIn,
@@ -637,8 +617,6 @@ def merge(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/split")
 @documented(
-    "POST",
-    "/api/v1/foreman/cases/{number}/split",
     "从纠纷组中拆出，单独成组",
     tag="工长",
     response_model=GroupOut,

@@ -372,8 +372,6 @@ def evidence_download(evidence) -> Response:
 
 @blueprint.post("/session")
 @documented(
-    "POST",
-    "/api/v1/session",
     "用 wx.login 的 code 登录，换取本系统的登录凭证",
     tag="登录",
     request_model=SessionIn,
@@ -397,8 +395,6 @@ def create_session() -> ResponseReturnValue:
 
 @blueprint.get("/subscribe-templates")
 @documented(
-    "GET",
-    "/api/v1/subscribe-templates",
     "订阅消息模板 id（按角色）：在之后会收到消息的那一步，用 wx.requestSubscribeMessage 请求授权",
     tag="登录",
     response_model=TemplatesOut,
@@ -419,8 +415,6 @@ def subscribe_templates() -> ResponseReturnValue:
 
 @blueprint.post("/phone-number")
 @documented(
-    "POST",
-    "/api/v1/phone-number",
     "用 getPhoneNumber 按钮的 code 换取微信验证过的手机号（只返回给本人，用于填表）",
     tag="登录",
     request_model=PhoneCodeIn,
@@ -441,8 +435,6 @@ def phone_number() -> ResponseReturnValue:
 
 @blueprint.get("/qr/<token>")
 @documented(
-    "GET",
-    "/api/v1/qr/{token}",
     "扫码后显示工长名片（姓名、街道、脱敏电话、工地）",
     tag="扫码",
     response_model=QrCardOut,
@@ -466,8 +458,6 @@ def qr_card(token: str) -> ResponseReturnValue:
 
 @blueprint.post("/complaints")
 @documented(
-    "POST",
-    "/api/v1/complaints",
     "提交欠薪投诉（须带 Idempotency-Key；新建 201，重复提交 200）",
     tag="工人",
     request_model=ComplaintIn,
@@ -497,8 +487,6 @@ def submit() -> ResponseReturnValue:
 
 @blueprint.get("/complaints")
 @documented(
-    "GET",
-    "/api/v1/complaints",
     "我的投诉（新的在前，cursor 分页）",
     tag="工人",
     response_model=CaseListOut,
@@ -515,8 +503,6 @@ def my_cases() -> ResponseReturnValue:
 
 @blueprint.get("/complaints/<number>")
 @documented(
-    "GET",
-    "/api/v1/complaints/{number}",
     "一宗投诉的详情与进度（仅工人可见的进度）；办结后含处理结果、金额和凭证",
     tag="工人",
     response_model=CaseDetailOut,
@@ -530,8 +516,6 @@ def one_case(number: str) -> ResponseReturnValue:
 
 @blueprint.get("/complaints/<number>/evidence/<int:evidence_id>")
 @documented(
-    "GET",
-    "/api/v1/complaints/{number}/evidence/{evidence_id}",
     "下载本人上传的证据或处理结果的凭证（附件）",
     tag="工人",
     parameters=[NUMBER_PARAM, EVIDENCE_ID_PARAM],
@@ -546,8 +530,6 @@ def download_evidence(number: str, evidence_id: int) -> Response:
 
 @blueprint.post("/complaints/<number>/withdraw")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/withdraw",
     "撤回投诉（请求体可省略）",
     tag="工人",
     request_model=WithdrawIn,
@@ -569,8 +551,6 @@ def withdraw(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/complaints/<number>/evidence")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/evidence",
     "上传证据（JPG/PNG/WebP 图片或 PDF；multipart 字段 file，或直接以文件内容为请求体）",
     tag="工人",
     response_model=EvidenceOut,
@@ -602,8 +582,6 @@ def upload_evidence(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/subscriptions")
 @documented(
-    "POST",
-    "/api/v1/subscriptions",
     "记录工人同意或拒绝的订阅消息模板（微信模板 id）",
     tag="工人",
     request_model=SubscriptionsIn,

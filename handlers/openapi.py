@@ -17,7 +17,7 @@ blueprint = Blueprint("openapi", __name__)
 @blueprint.get("/api/v1/openapi.json")
 def openapi_json() -> ResponseReturnValue:
     """The OpenAPI 3.1 document of the mini-program API."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app))
 
 
 def _schema_name(schema: dict[str, Any] | None) -> str | None:
@@ -60,7 +60,7 @@ def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
 @blueprint.get("/api/v1/docs")
 def reference() -> ResponseReturnValue:
     """A readable API reference built from the same document."""
-    document = openapi_document()
+    document = openapi_document(current_app)
     schemas = document["components"]["schemas"]
     by_tag: dict[str, list[dict[str, Any]]] = {t["name"]: [] for t in document["tags"]}
     for path, methods in document["paths"].items():

@@ -16,8 +16,6 @@ blueprint = Blueprint("phone_intake", __name__, url_prefix="/api/v1/foreman")
 
 @blueprint.post("/phone-intake")
 @documented(
-    "POST",
-    "/api/v1/foreman/phone-intake",
     "工长录入电话投诉（可带 Idempotency-Key 防止重复录入；新建 201，重复提交 200）",
     tag="工长",
     request_model=ComplaintIn,

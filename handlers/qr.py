@@ -25,10 +25,9 @@ _SUMMARIES = {
 def _document(kind: str):
     mimetype = IMAGE_KINDS[kind]
     return documented(
-        "GET",
-        f"/api/v1/qr/{{token}}/{kind}",
         _SUMMARIES[kind],
         tag="扫码",
+        path_values={"kind": kind},
         operation_id="qr_image_" + kind.replace(".", "_"),
         auth=False,
         parameters=[

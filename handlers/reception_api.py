@@ -73,8 +73,6 @@ def slot_out(slot: ReceptionSlot) -> dict[str, object]:
 
 @blueprint.get("/reception/slots")
 @documented(
-    "GET",
-    "/api/v1/reception/slots",
     "周四大接访：可预约的时段",
     tag=TAG,
     response_model=SlotsOut,
@@ -87,8 +85,6 @@ def slots() -> ResponseReturnValue:
 
 @blueprint.post("/complaints/<number>/reception")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/reception",
     "为本人案件预约周四大接访",
     tag=TAG,
     request_model=BookIn,
@@ -116,8 +112,6 @@ def book(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/complaints/<number>/reception/cancel")
 @documented(
-    "POST",
-    "/api/v1/complaints/{number}/reception/cancel",
     "取消本人案件的接访预约",
     tag=TAG,
     request_model=CancelIn,

@@ -28,8 +28,6 @@ class SignedOutOut(BaseModel):
 
 @blueprint.post("/session/refresh")
 @documented(
-    "POST",
-    "/api/v1/session/refresh",
     "用仍有效的登录凭证换取一个新的（延长有效期）",
     tag="登录",
     response_model=SessionOut,
@@ -43,8 +41,6 @@ def refresh_session() -> ResponseReturnValue:
 
 @blueprint.post("/session/sign-out")
 @documented(
-    "POST",
-    "/api/v1/session/sign-out",
     "退出登录：该账号此前发出的全部登录凭证立即失效",
     tag="登录",
     response_model=SignedOutOut,

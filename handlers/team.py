@@ -100,8 +100,6 @@ def member() -> Actor:
 
 @blueprint.get("/cases")
 @documented(
-    "GET",
-    "/api/v1/team/cases",
     "本小组的案件（默认：待接收、已接收、处置中；?status= 可多次指定；cursor 分页）",
     tag="处置小组",
     response_model=TeamCaseListOut,
@@ -133,8 +131,6 @@ def cases() -> ResponseReturnValue:
 
 @blueprint.get("/cases/<number>")
 @documented(
-    "GET",
-    "/api/v1/team/cases/{number}",
     "案件详情（全部记录和证据）",
     tag="处置小组",
     response_model=StaffCaseDetailOut,
@@ -147,8 +143,6 @@ def show_case(number: str) -> ResponseReturnValue:
 
 @blueprint.get("/cases/<number>/evidence/<int:evidence_id>")
 @documented(
-    "GET",
-    "/api/v1/team/cases/{number}/evidence/{evidence_id}",
     "下载本组案件的一份证据材料（含工人上传的证据；附件）",
     tag="处置小组",
     parameters=[NUMBER_PARAM, EVIDENCE_ID_PARAM],
@@ -162,8 +156,6 @@ def download_evidence(number: str, evidence_id: int) -> Response:
 
 @blueprint.post("/cases/<number>/accept")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/accept",
     "接收案件",
     tag="处置小组",
     response_model=StaffCaseOut,
@@ -177,8 +169,6 @@ def accept(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/return")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/return",
     "退回工长（须填写原因）",
     tag="处置小组",
     request_model=ReturnIn,
@@ -203,8 +193,6 @@ class FollowupCallIn(BaseModel):
 
 @blueprint.post("/cases/<number>/followup-call")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/followup-call",
     "记录电话回访（处置结果未能通知到工人时）：联系上后7日内工人未答复即结案，未联系上则继续待回访",
     tag="处置小组",
     request_model=FollowupCallIn,
@@ -222,8 +210,6 @@ def followup_call(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/start")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/start",
     "开始处置",
     tag="处置小组",
     response_model=StaffCaseOut,
@@ -237,8 +223,6 @@ def start(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/notes")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/notes",
     "记录处置进展（可附本案证据；worker_visible 为真时工人可见；contacted_worker 表示已联系工人）",
     tag="处置小组",
     request_model=NoteIn,
@@ -267,8 +251,6 @@ def note(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/pause")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/pause",
     "等待工人补充材料或答复时暂停办理时限（须填写原因；工人进度中可见）",
     tag="处置小组",
     request_model=PauseIn,
@@ -288,8 +270,6 @@ def pause(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/resume")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/resume",
     "恢复办理时限（各时限顺延暂停的时长）",
     tag="处置小组",
     response_model=StaffCaseOut,
@@ -303,8 +283,6 @@ def resume(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/evidence")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/evidence",
     "上传处置材料或支付凭证（图片或 PDF；multipart 字段 file，或以文件内容为请求体）",
     tag="处置小组",
     response_model=EvidenceBriefOut,
@@ -328,8 +306,6 @@ def upload_evidence(number: str) -> ResponseReturnValue:
 
 @blueprint.post("/cases/<number>/resolve")
 @documented(
-    "POST",
-    "/api/v1/team/cases/{number}/resolve",
     "办结：全额支付、部分支付、分期支付、移交劳动监察/劳动仲裁/法院、不属实；支付类须附本案支付凭证和每名工人实付金额",
     tag="处置小组",
     request_model=ResolutionIn,

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.exceptions import HTTPException
 
-from handlers.api import OPERATIONS
 from tests.test_intake import (
     VALID_USCC,
     complaint_payload,
@@ -388,7 +387,7 @@ def test_every_documented_path_exists_in_the_app(client: Any, app: Any) -> None:
                 adapter.match(concrete, method=method.upper())
             except HTTPException as exc:
                 pytest.fail(f"{method.upper()} {path} is documented but not served ({exc})")
-    ours = {op.path for op in OPERATIONS if op.path.startswith("/api/v1/complaints")}
+    ours = {path for path in document["paths"] if path.startswith("/api/v1/complaints")}
     assert {"/api/v1/complaints", "/api/v1/complaints/{number}"} <= ours
     schema = document["components"]["schemas"]["ComplaintIn"]
     assert {"name", "mobile", "workers_affected", "amount_owed_fen"} <= set(schema["required"])

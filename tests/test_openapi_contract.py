@@ -218,3 +218,12 @@ def test_a_429_says_when_to_come_back(make_app, district):
     assert 1 <= int(refused[0].headers["Retry-After"]) <= 60
     assert refused[0].json["error"]["code"] == "rate_limited"
     assert "details" in refused[0].json["error"]
+
+
+def test_every_documented_operation_takes_its_method_and_path_from_one_route(app):
+    from handlers.api import OPERATIONS, documented_operations
+
+    bound = documented_operations(app)
+    assert len(bound) == len(OPERATIONS)
+    assert len({(op.method, op.path) for op in bound}) == len(bound)
+    assert all(op.path.startswith("/api/v1/") and "<" not in op.path for op in bound)

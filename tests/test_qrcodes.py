@@ -383,7 +383,7 @@ def test_image_endpoints_are_rate_limited_per_address(make_app, demo_qr):
 
 
 def test_image_endpoints_are_in_the_openapi_document(app):
-    paths = openapi_document()["paths"]
+    paths = openapi_document(app)["paths"]
     for kind in IMAGE_KINDS:
         operation = paths[f"/api/v1/qr/{{token}}/{kind}"]["get"]
         assert "security" not in operation
