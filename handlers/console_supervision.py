@@ -193,8 +193,15 @@ class IssueLetterForm(BaseModel):
 
     case_id: DbId
     kind: LetterKind
-    to: Literal["auto", "team", "street"] = "auto"
+    title: SafeText = Field(default="", max_length=120)
     body: SafeText = Field(default="", max_length=5000)
+
+
+class PhoneSupervisionForm(BaseModel):
+    """Record a telephone supervision of a case on a clock shorter than a working day."""
+
+    case_id: DbId
+    note: SafeText = Field(min_length=1, max_length=2000)
 
 
 class ReplyForm(BaseModel):
@@ -229,17 +236,15 @@ def new_letter(actor: Actor) -> ResponseReturnValue:
     """The draft of a letter about a case, for review before it is issued."""
     try:
         case_id = int(request.args.get("case_id", ""))
-        kind = LetterKind(request.args.get("kind", LetterKind.SUPERVISION.value))
+        kind = LetterKind(request.args["kind"]) if request.args.get("kind") else None
     except ValueError as exc:
         raise NotFound() from exc
-    to = request.args.get("to", "auto")
-    draft = letter_service.draft_letter(actor, case_id, kind, to=to)
+    draft = letter_service.draft_letter(actor, case_id, kind)
     return render_template(
         "console/supervision/letter_new.html",
         nav="letters",
         draft=draft,
         kinds=list(LetterKind),
-        to=to,
     )
 
 
@@ -248,9 +253,21 @@ def new_letter(actor: Actor) -> ResponseReturnValue:
 def issue(actor: Actor) -> ResponseReturnValue:
     """Issue (number) the letter."""
     form = parse_form(IssueLetterForm)
-    letter = letter_service.issue_letter(actor, form.case_id, form.kind, to=form.to, body=form.body)
+    letter = letter_service.issue_letter(
+        actor, form.case_id, form.kind, title=form.title, body=form.body
+    )
     flash(f"已发出{letter.kind.label}：{letter.number}")
     return redirect(url_for("console_supervision.letter_page", letter_id=letter.id))
+
+
+@blueprint.post("/letters/phone")
+@view(ADMIN, SUPERVISOR)
+def phone_supervision(actor: Actor) -> ResponseReturnValue:
+    """Record a telephone supervision instead of a letter (clock shorter than a working day)."""
+    form = parse_form(PhoneSupervisionForm)
+    letter_service.record_phone_supervision(actor, form.case_id, form.note)
+    flash("已记录电话督办")
+    return redirect(url_for("console_supervision.letters"))
 
 
 @blueprint.get("/letters/<int:letter_id>")

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from wagedispute.access.actors import Actor
 from wagedispute.cases.numbering import format_letter_number
@@ -18,6 +19,7 @@ from wagedispute.models import (
     LetterStatus,
     Role,
     StaffAccount,
+    Urgency,
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import Forbidden, NotFound
@@ -42,6 +44,14 @@ def foreman_of(district, street_code: str):
     )
 
 
+def red_pixels(image: Image.Image) -> int:
+    """How many pixels of an RGB image are the red of a 公文's 版头."""
+    raw = image.tobytes()
+    return sum(
+        1 for i in range(0, len(raw), 3) if raw[i] > 180 and raw[i + 1] < 80 and raw[i + 2] < 80
+    )
+
+
 def clocked(case, **fields):
     """Set clock fields after intake (intake computes its own deadlines)."""
     for name, value in fields.items():
@@ -61,7 +71,7 @@ def test_reply_deadline_counts_working_days_across_national_day():
     assert letters.working_date_after(date(2026, 9, 30), 3) == date(2026, 10, 10)
 
 
-def test_ladder_suggests_reminder_supervision_and_accountability(make_case, staff):
+def test_ladder_first_letter_is_a_reminder_even_for_a_disputed_or_late_case(make_case, staff):
     now = utcnow()
     near = clocked(make_case(), dispatch_due_at=now + timedelta(hours=5))
     breached = clocked(make_case(), dispatch_due_at=now - timedelta(days=2, hours=1))
@@ -73,11 +83,80 @@ def test_ladder_suggests_reminder_supervision_and_accountability(make_case, staf
 
     assert {cid: s.kind for cid, s in found.items()} == {
         near.id: LetterKind.REMINDER,
-        breached.id: LetterKind.SUPERVISION,
-        twice.id: LetterKind.ACCOUNTABILITY,
-        disputed.id: LetterKind.ACCOUNTABILITY,
+        breached.id: LetterKind.REMINDER,
+        twice.id: LetterKind.REMINDER,
+        disputed.id: LetterKind.REMINDER,
     }
     assert "超期3天" in found[breached.id].reason
+    assert "异议" in found[disputed.id].reason
+    # Drafting without a kind takes the ladder's rung: no accountability letter for a first dispute.
+    draft = letters.draft_letter(staff("admin"), disputed.id, now=now)
+    assert draft.kind == LetterKind.REMINDER
+    assert "群体性事件" not in draft.body
+    skipping = letters.draft_letter(staff("admin"), disputed.id, LetterKind.ACCOUNTABILITY, now=now)
+    assert "越过了一级" in skipping.warning
+
+
+def test_ladder_climbs_one_rung_when_the_letter_below_goes_unanswered(make_case, staff):
+    admin = staff("admin")
+    now = utcnow()
+    case = clocked(make_case(), dispatch_due_at=now - timedelta(days=3), escalation_level=2)
+    reminder = letters.issue_letter(admin, case.id, LetterKind.REMINDER, now=now)
+    # While the reply period runs nothing more is proposed.
+    assert letters.suggest_letters(admin, now=now + timedelta(days=1)) == []
+
+    after_reminder = now + timedelta(days=12)
+    [step] = letters.suggest_letters(admin, now=after_reminder)
+    assert step.kind == LetterKind.SUPERVISION
+    assert reminder.number in step.reason and "逾期未回复" in step.reason
+
+    supervision = letters.issue_letter(admin, case.id, LetterKind.SUPERVISION, now=after_reminder)
+    assert reminder.number in supervision.body and "至今未回复" in supervision.body
+    after_supervision = after_reminder + timedelta(days=12)
+    [step] = letters.suggest_letters(admin, now=after_supervision)
+    assert step.kind == LetterKind.ACCOUNTABILITY
+
+
+def test_ladder_proposes_a_phone_supervision_for_a_clock_shorter_than_a_working_day(
+    make_case, staff
+):
+    admin = staff("admin")
+    now = utcnow()
+    case = make_case(urgency_confirmed=Urgency.CRITICAL)
+    case = clocked(case, dispatch_due_at=now + timedelta(minutes=40))
+
+    [step] = letters.suggest_letters(admin, now=now)
+
+    assert step.by_phone and "电话督办" in step.reason
+    draft = letters.draft_letter(admin, case.id, LetterKind.REMINDER, now=now)
+    assert "电话督办" in draft.warning
+    event = letters.record_phone_supervision(
+        admin, case.id, "已电话督促沙头角街道，答复1小时内分派"
+    )
+    assert event.data["phone_supervision"] is True
+    assert event.worker_visible is False
+
+
+def test_reply_period_is_cut_to_fit_a_running_clock(make_case, staff):
+    now = utcnow()
+    case = clocked(make_case(), dispatch_due_at=now + timedelta(hours=20))
+    draft = letters.draft_letter(staff("admin"), case.id, LetterKind.REMINDER, now=now)
+    standard = letters.working_date_after(district_today(now), 3)
+    assert draft.reply_due_on < standard
+    assert draft.reply_due_on <= letters.working_date_after(district_today(now), 1)
+
+
+def test_letter_wording_names_group_risk_only_when_triage_found_it(make_case, staff):
+    calm = make_case()
+    risky = make_case()
+    risky.urgency_reasons = ["聚集、围堵、拉横幅（特急）：“明天叫上工友去堵门”，风险词：叫上工友"]
+    db.session.commit()
+
+    calm_body = letters.draft_letter(staff("admin"), calm.id, LetterKind.REMINDER).body
+    risky_body = letters.draft_letter(staff("admin"), risky.id, LetterKind.REMINDER).body
+
+    assert "群体性事件" not in calm_body
+    assert "聚集、围堵、拉横幅" in risky_body and "存在引发群体性事件的风险" in risky_body
 
 
 def test_issuing_numbers_records_an_internal_event_and_silences_the_suggestion(make_case, staff):
@@ -95,9 +174,9 @@ def test_issuing_numbers_records_an_internal_event_and_silences_the_suggestion(m
     assert letter.addressee == "沙头角街道办事处"  # no team yet: the street's office
     assert letter.status == LetterStatus.AWAITING_REPLY
     assert letter.reply_due_on > district_today(now)
-    for fact in (case.number, "海景花园二期工地", "深圳市海景建设有限公司", "3人", "12,000.00元"):
+    for fact in (case.number, "海景花园二期工地", "深圳市海景建设有限公司", "3名", "12,000.00元"):
         assert fact in letter.body
-    assert "已超期2天" in letter.body
+    assert "超期2天" in letter.body
     event = db.session.scalars(
         sa.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "letter")
     ).one()
@@ -147,7 +226,9 @@ def test_reply_is_recorded_once_and_late_replies_are_marked_overdue(make_case, s
     assert "letter_reply" in kinds
 
 
-def test_letter_pdf_embeds_the_font_and_carries_number_and_facts(make_case, staff, tmp_path):
+def test_letter_pdf_is_an_official_document_with_red_masthead_number_addressee_and_date(
+    make_case, staff, tmp_path
+):
     case = make_case(employers=[{"role": "总包", "name": "深圳市海景建设有限公司"}])
     letter = letters.issue_letter(staff("admin"), case.id, LetterKind.SUPERVISION)
 
@@ -157,18 +238,33 @@ def test_letter_pdf_embeds_the_font_and_carries_number_and_facts(make_case, staf
     path.write_bytes(pdf)
     text = subprocess.run(
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    ).stdout.replace("\n", "")
+    issued = district_today()
     for fact in (
+        "盐田区信访局",  # 发文机关标志 and 署名
+        letter.number,  # 发文字号
+        "沙头角街道办事处：",  # 主送机关
+        f"{issued.year}年{issued.month}月{issued.day}日",  # 成文日期
+        "附件：案件基本情况表",  # 附件说明
         "督办函",
-        letter.number,
         case.number,
         "海景花园二期工地",
         "深圳市海景建设有限公司",
     ):
-        assert fact in text.replace("\n", "")
+        assert fact in text
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
-    # The CJK TrueType font is embedded as a subset ("emb sub" both yes).
-    assert any("TrueType" in line and " yes yes " in line for line in fonts.splitlines())
+    # The serif CJK TrueType font (AR PL UMing) is embedded as a subset.
+    assert any("UMing" in line and " yes yes " in line for line in fonts.splitlines())
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")],
+        check=True,
+    )
+    page = Image.open(next(tmp_path.glob("p*.png"))).convert("RGB")
+    width, height = page.size
+    band = page.crop((0, 0, width, height // 4))
+    rest = page.crop((0, height // 4, width, height))
+    assert red_pixels(band) > 100  # the red 发文机关标志 and rule sit in the top band
+    assert red_pixels(rest) == 0
 
 
 def test_concurrent_letters_get_unique_consecutive_numbers(app, make_case, staff):

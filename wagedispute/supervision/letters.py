@@ -11,10 +11,10 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from flask import current_app
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import HRFlowable, KeepTogether, PageBreak, Paragraph, Spacer
 
 from wagedispute.access.actors import Actor, case_scope, get_case_for, street_scope
-from wagedispute.cases.clocks import CLOCK_LABELS, is_working_day, relevant_clock
+from wagedispute.cases.clocks import CLOCK_LABELS, is_working_day, load_rules, relevant_clock
 from wagedispute.cases.numbering import next_letter_number
 from wagedispute.models import (
     OPEN_STATUSES,
@@ -37,9 +37,15 @@ from wagedispute.platform.timekeeping import (
     in_district,
 )
 from wagedispute.supervision.daily_check import require_staff_actor
-from wagedispute.supervision.documents import build_pdf, pdf_styles, pdf_table
+from wagedispute.supervision.documents import (
+    OFFICIAL_RED,
+    cjk_serif_font_name,
+    official_pdf,
+    official_styles,
+    pdf_table,
+)
 
-# Working days the addressee has to reply, per letter kind.
+# Working days the addressee has to reply, per letter kind (shortened to fit a running clock).
 REPLY_WORKING_DAYS = {
     LetterKind.REMINDER: 3,
     LetterKind.SUPERVISION: 5,
@@ -47,8 +53,21 @@ REPLY_WORKING_DAYS = {
 }
 # A clock due within this window earns a reminder.
 REMINDER_HORIZON = timedelta(hours=24)
-# A letter of the same or a higher rank issued this recently silences the suggestion.
+# A letter of the same rank, answered, silences the same suggestion for this long.
 SUGGESTION_QUIET_DAYS = 30
+# Triage signals (labels in intake/triage_rules.json) that put a group event on the table.
+GROUP_RISK_SIGNALS = ("聚集、围堵、拉横幅", "扬言堵路、拦车")
+# Triage signals worth naming in a letter, as the triage reasons begin.
+RISK_SIGNALS = (
+    "扬言自伤自杀",
+    "扬言暴力、报复",
+    "扬言堵路、拦车",
+    "聚集、围堵、拉横幅",
+    "扬言越级上访、找上级",
+    "扬言找媒体、网上曝光",
+)
+# Office hours in one working day (sla_rules.json: 09:00–12:00, 14:00–18:00).
+WORKING_DAY_HOURS = 7
 
 ISSUING_ROLES = frozenset({StaffRole.DISTRICT_ADMIN, StaffRole.DISTRICT_SUPERVISOR})
 
@@ -97,6 +116,39 @@ def days_overdue(case: Case, now: datetime) -> int:
     return math.ceil((now - found[1]).total_seconds() / 86400)
 
 
+def clock_shorter_than_a_working_day(case: Case, name: str) -> bool:
+    """Whether the case's clock ``name`` (by its urgency, in the SLA rules) runs under a working
+    day: such a clock is supervised by telephone, a letter could not arrive in time."""
+    rules = load_rules()
+    spec = rules.clocks.get(case.urgency, {}).get(name)
+    if spec is None:
+        return False
+    unit, amount = spec
+    day_hours = (
+        sum(
+            (datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds()
+            for start, end in rules.office_hours
+        )
+        / 3600
+    )
+    return {
+        "minutes": amount < 24 * 60,
+        "hours": amount < 24,
+        "days": amount < 1,
+        "office_hours": amount < day_hours,
+        "working_days": amount < 1,
+    }[unit]
+
+
+def risk_signals(case: Case) -> list[str]:
+    """The threat and risk signals triage found in the worker's words (labels only)."""
+    return [
+        label
+        for label in RISK_SIGNALS
+        if any(reason.startswith(label) for reason in case.urgency_reasons or [])
+    ]
+
+
 def case_facts(case: Case, now: datetime | None = None) -> dict[str, Any]:
     """The facts a letter is drafted from (no personal data of the worker)."""
     now = now or utcnow()
@@ -115,43 +167,144 @@ def case_facts(case: Case, now: datetime | None = None) -> dict[str, Any]:
         "team": case.team.name if case.team else "",
         "received_on": in_district(case.created_at).date().isoformat(),
         "clock": clock_title(due_name) if due_name else "",
+        "clock_name": due_name or "",
         "due_at": district_text(due_at) if due_at else "",
+        "due_on": in_district(due_at).date().isoformat() if due_at else "",
         "days_overdue": days_overdue(case, now),
         "escalation_level": case.escalation_level,
         "disputed": case.status == CaseStatus.REOPENED or case.flagged_to_bureau,
+        "risk_signals": risk_signals(case),
     }
 
 
 @dataclass(frozen=True)
 class LetterSuggestion:
-    """A letter the ladder says is due for a case, and why."""
+    """A letter (or, for a short clock, a telephone supervision) the ladder says is due."""
 
     case: Case
-    kind: LetterKind
+    kind: LetterKind | None
     reason: str
 
+    @property
+    def by_phone(self) -> bool:
+        """The clock is shorter than a working day: supervise by telephone, not by letter."""
+        return self.kind is None
 
-def suggested_kind(case: Case, now: datetime) -> tuple[LetterKind, str] | None:
-    """Which rung of the ladder a case has reached, with the reason in Chinese."""
-    if case.status not in OPEN_STATUSES:
-        return None
+
+@dataclass(frozen=True)
+class EarlierLetter:
+    """What the ladder needs to know of a letter already issued about the case."""
+
+    number: str
+    kind: LetterKind
+    status: LetterStatus
+    issued_at: datetime
+    reply_due_on: date
+    replied_at: datetime | None
+
+    def unanswered(self, today: date) -> bool:
+        """No reply and the reply period is over."""
+        return self.status != LetterStatus.REPLIED and today > self.reply_due_on
+
+    def awaiting(self, today: date) -> bool:
+        """No reply yet and the reply period still runs."""
+        return self.status != LetterStatus.REPLIED and today <= self.reply_due_on
+
+
+def earlier_letters(case_ids: list[int]) -> dict[int, list[EarlierLetter]]:
+    """The letters already issued about each case, oldest first."""
+    found: dict[int, list[EarlierLetter]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return found
+    rows = db.session.execute(
+        sa.select(
+            Letter.case_id,
+            Letter.number,
+            Letter.kind,
+            Letter.status,
+            Letter.issued_at,
+            Letter.reply_due_on,
+            Letter.replied_at,
+        )
+        .where(Letter.case_id.in_(case_ids))
+        .order_by(Letter.issued_at, Letter.id)
+    ).all()
+    for case_id, *rest in rows:
+        number, kind, status, issued_at, reply_due_on, replied_at = rest
+        found[case_id].append(
+            EarlierLetter(
+                number,
+                LetterKind(kind),
+                LetterStatus(status),
+                issued_at,
+                reply_due_on,
+                replied_at,
+            )
+        )
+    return found
+
+
+def _facts_rung(case: Case, now: datetime) -> tuple[int, str]:
+    """How far up the ladder the facts alone reach (0: nothing due), and why."""
     if case.status == CaseStatus.REOPENED or case.flagged_to_bureau:
-        return LetterKind.ACCOUNTABILITY, "工人对处置结果有异议，已转信访局"
+        return 3, "工人对处置结果有异议，已转信访局"
     if case.escalation_level >= 2:
-        return LetterKind.ACCOUNTABILITY, "案件已二次超时"
+        return 3, "案件已二次超时"
     found = cited_clock(case, now)
     if found is None:
-        return None
+        return 0, ""
     name, due = found
     if due < now:
-        return LetterKind.SUPERVISION, f"{clock_title(name)}已超期{days_overdue(case, now)}天"
+        return 2, f"{clock_title(name)}已超期{days_overdue(case, now)}天"
     if due <= now + REMINDER_HORIZON:
-        return LetterKind.REMINDER, f"{clock_title(name)}将在24小时内到期"
-    return None
+        return 1, f"{clock_title(name)}将在24小时内到期"
+    return 0, ""
+
+
+_BY_RANK = {kind.rank: kind for kind in LetterKind}
+
+
+def suggested_kind(
+    case: Case, now: datetime, earlier: list[EarlierLetter] | None = None
+) -> tuple[LetterKind | None, str] | None:
+    """The next rung of the ladder for a case, with the reason in Chinese; ``None`` if none.
+
+    The ladder climbs one rung at a time: the first letter is a 提醒函 whatever the facts, and a
+    higher rung follows only once the letter below it went unanswered or the facts still call for
+    more after its reply. While a letter's reply period runs nothing more is proposed. A kind of
+    ``None`` means a telephone supervision: the clock is shorter than a working day.
+    """
+    if case.status not in OPEN_STATUSES:
+        return None
+    want, reason = _facts_rung(case, now)
+    earlier = earlier or []
+    today = district_today(now)
+    top = max(earlier, key=lambda e: (e.kind.rank, e.issued_at), default=None)
+    if top is not None:
+        if top.awaiting(today):
+            return None
+        if top.unanswered(today):
+            want = max(want, top.kind.rank + 1)
+            reason = f"{top.kind.label}{top.number}逾期未回复" + (f"，{reason}" if reason else "")
+        rank = min(want, top.kind.rank + 1, 3)
+        if rank <= 0:
+            return None
+        if rank <= top.kind.rank:
+            quiet = top.issued_at >= now - timedelta(days=SUGGESTION_QUIET_DAYS)
+            if quiet or top.status != LetterStatus.REPLIED:
+                return None
+    else:
+        rank = min(want, 1)
+        if rank <= 0:
+            return None
+    clock = cited_clock(case, now)
+    if rank == 1 and clock is not None and clock_shorter_than_a_working_day(case, clock[0]):
+        return None, f"{reason}（时限不足一个工作日，请电话督办）"
+    return _BY_RANK[rank], reason
 
 
 def suggest_letters(actor: Actor, *, now: datetime | None = None) -> list[LetterSuggestion]:
-    """Cases in scope that have reached a rung of the ladder and have no recent letter for it."""
+    """Cases in scope that have reached the next rung of the ladder."""
     require_staff_actor(actor)
     now = now or utcnow()
     horizon = now + REMINDER_HORIZON
@@ -168,37 +321,48 @@ def suggest_letters(actor: Actor, *, now: datetime | None = None) -> list[Letter
                 Case.accept_due_at <= horizon,
                 Case.contact_due_at <= horizon,
                 Case.resolve_due_at <= horizon,
+                Case.id.in_(sa.select(Letter.case_id)),
             ),
         )
         .order_by(Case.id)
         .limit(500)
     ).all()
-    if not candidates:
-        return []
-    recent = db.session.execute(
-        sa.select(Letter.case_id, Letter.kind, Letter.status, Letter.issued_at).where(
-            Letter.case_id.in_([c.id for c in candidates])
-        )
-    ).all()
+    history = earlier_letters([c.id for c in candidates])
     suggestions = []
     for case in candidates:
-        found = suggested_kind(case, now)
-        if found is None:
-            continue
-        kind, reason = found
-        silenced = any(
-            case_id == case.id
-            and LetterKind(k).rank >= kind.rank
-            and (
-                status != LetterStatus.REPLIED
-                or issued_at >= now - timedelta(days=SUGGESTION_QUIET_DAYS)
-            )
-            for case_id, k, status, issued_at in recent
-        )
-        if not silenced:
-            suggestions.append(LetterSuggestion(case, kind, reason))
-    suggestions.sort(key=lambda s: (-s.kind.rank, s.case.id))
+        found = suggested_kind(case, now, history[case.id])
+        if found is not None:
+            suggestions.append(LetterSuggestion(case, *found))
+    suggestions.sort(key=lambda s: (-(s.kind.rank if s.kind else 0), s.case.id))
     return suggestions
+
+
+def record_phone_supervision(
+    actor: Actor, case_id: int, text: str, *, now: datetime | None = None
+) -> CaseEvent:
+    """Record a telephone supervision (电话督办) of the street about a case on a short clock."""
+    require_staff_actor(actor)
+    now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("请填写电话督办情况（联系了谁、对方答复）", code="note_required")
+    if len(text) > 2000:
+        raise InvalidInput("电话督办记录不能超过2000字", code="note_too_long")
+    with unit_of_work():
+        case = get_case_for(actor, case_id)
+        if actor.staff_role not in ISSUING_ROLES:
+            raise Forbidden("只有区信访局工作人员可以督办")
+        event = CaseEvent(
+            case_id=case.id,
+            kind=EventKind.NOTE,
+            actor_role=Role.STAFF,
+            actor_id=actor.id,
+            data={"text": f"电话督办：{text}", "phone_supervision": True},
+            worker_visible=False,
+            created_at=now,
+        )
+        db.session.add(event)
+    return event
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,73 +372,142 @@ def suggest_letters(actor: Actor, *, now: datetime | None = None) -> list[Letter
 
 @dataclass(frozen=True)
 class LetterDraft:
-    """A letter ready to issue: addressee, body and reply deadline drafted from the case."""
+    """A letter ready to issue: addressee, title, body and reply deadline drafted from the case."""
 
     case: Case
     kind: LetterKind
     addressee: str
     team_id: int | None
+    title: str
     body: str
     reply_due_on: date
     facts: dict[str, Any]
+    # Set when the chosen kind skips a rung of the ladder or the clock is too short for a letter.
+    warning: str = ""
 
 
-def _addressee(case: Case, to: str) -> tuple[str, int | None]:
-    """A team letter goes to the team that holds the case; otherwise to the street's office."""
-    if to not in {"auto", "team", "street"}:
-        raise InvalidInput("收函单位只能是处置小组或街道", code="bad_addressee")
-    if to == "team" and case.team is None:
-        raise InvalidInput("该案件尚未分派处置小组，请改为发往街道", code="no_team")
-    if to in {"auto", "team"} and case.team is not None:
-        return case.team.name, case.team.id
-    return f"{case.street.name}办事处", None
+def street_office(case: Case) -> str:
+    """The 主送机关 of every letter: the street office (街道办事处) of the case's street."""
+    name = case.street.name
+    return name if name.endswith("办事处") else f"{name}办事处"
 
 
-def _body(kind: LetterKind, facts: dict[str, Any], addressee: str, reply_due_on: date) -> str:
-    """The letter text, in the bureau's usual wording."""
-    district = current_app.config["DISTRICT_NAME"]
-    summary = (
-        f"案件编号：{facts['case_number']}；工地：{facts['site_name']}；"
-        f"用工单位：{facts['employers']}；涉及工人：{facts['workers']}人；"
-        f"欠薪金额：{facts['amount_yuan']}元；当前状态：{facts['status']}"
-    )
+def letter_title(kind: LetterKind, facts: dict[str, Any]) -> str:
+    """关于督促办理某工地欠薪投诉案件的督办函."""
+    verb = {
+        LetterKind.REMINDER: "加快办理",
+        LetterKind.SUPERVISION: "督促办理",
+        LetterKind.ACCOUNTABILITY: "对",
+    }[kind]
+    if kind == LetterKind.ACCOUNTABILITY:
+        return f"关于{verb}{facts['site_name']}欠薪投诉案件处置不力启动问责的建议函"
+    return f"关于{verb}{facts['site_name']}欠薪投诉案件的{kind.label}"
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def reply_due(kind: LetterKind, facts: dict[str, Any], today: date) -> date:
+    """The reply date: the kind's working days, but not after a clock still running."""
+    due = working_date_after(today, REPLY_WORKING_DAYS[kind])
+    if facts["due_on"] and not facts["days_overdue"]:
+        # Asking for a reply after the deadline has passed would let the clock run out unasked.
+        clock_day = date.fromisoformat(facts["due_on"])
+        due = min(due, max(clock_day, working_date_after(today, 1)))
+    return due
+
+
+def _body(
+    kind: LetterKind, facts: dict[str, Any], earlier: list[EarlierLetter], reply_due_on: date
+) -> str:
+    """The letter's body paragraphs (one a line), worded from the facts of the case."""
+    received = date.fromisoformat(facts["received_on"])
+    paragraphs = [
+        f"{_cn_date(received)}，我局受理{facts['workers']}名务工人员反映"
+        f"{facts['site_name']}（用工单位：{facts['employers']}）拖欠工资"
+        f"{facts['amount_yuan']}元的投诉（案件编号：{facts['case_number']}），"
+        f"已交你街道办理，目前案件状态为“{facts['status']}”。"
+    ]
     if facts["days_overdue"]:
-        summary += f"；{facts['clock']}已超期{facts['days_overdue']}天"
+        paragraphs.append(
+            f"经日核查，该案{facts['clock']}已于{facts['due_at']}届满，"
+            f"至今超期{facts['days_overdue']}天。"
+        )
     elif facts["due_at"]:
-        summary += f"；{facts['clock']}至{facts['due_at']}"
-    summary += "。"
-    due = f"{reply_due_on.year}年{reply_due_on.month}月{reply_due_on.day}日"
-    reply = f"请于{due}前将办理情况书面回复我局。"
+        paragraphs.append(f"该案{facts['clock']}将于{facts['due_at']}届满。")
+    for letter in (e for e in earlier if e.kind.rank <= kind.rank):
+        issued = in_district(letter.issued_at).date()
+        said = f"我局已于{_cn_date(issued)}发出{letter.kind.label}（{letter.number}）"
+        if letter.status == LetterStatus.REPLIED and letter.replied_at is not None:
+            replied = in_district(letter.replied_at).date()
+            paragraphs.append(f"{said}，你单位于{_cn_date(replied)}回复，但问题至今未解决。")
+        else:
+            paragraphs.append(
+                f"{said}，要求于{_cn_date(letter.reply_due_on)}前书面回复，你单位至今未回复。"
+            )
+    if facts["disputed"]:
+        paragraphs.append("工人对处置结果提出异议，案件已转我局。")
+    signals = facts.get("risk_signals") or []
+    if signals:
+        risk = f"投诉人在反映中有{'、'.join(signals)}等表述"
+        if any(signal in GROUP_RISK_SIGNALS for signal in signals):
+            risk += "，存在引发群体性事件的风险"
+        paragraphs.append(risk + "，请高度重视，做好稳控工作。")
     if kind == LetterKind.REMINDER:
-        opening = "我局在日核查中发现，你单位承办的欠薪投诉案件即将超过办理时限，现予提醒。"
-        ask = "请加快处置，确保按时化解，依法保障农民工工资支付。"
+        paragraphs.append("现予提醒，请加快处置，按时化解，依法保障农民工工资支付。")
     elif kind == LetterKind.SUPERVISION:
-        opening = "我局在日核查中发现，你单位承办的欠薪投诉案件已超过办理时限，现予督办。"
-        ask = "请主要负责同志亲自督促，立即组织处置，按期化解欠薪问题。"
+        paragraphs.append(
+            "现予督办，请你单位主要负责同志亲自督促，立即组织处置，按期化解欠薪问题。"
+        )
     else:
-        why = "工人对处置结果提出异议" if facts["disputed"] else "经提醒、督办后仍多次超时"
-        opening = f"你单位承办的欠薪投诉案件{why}，处置不力，存在引发群体性事件的风险。"
-        ask = "根据信访工作责任制有关规定，我局建议对相关责任单位和责任人启动问责程序。"
-    return f"{addressee}：\n{opening}\n案件基本情况：{summary}\n{ask}{reply}\n{district}信访局"
+        paragraphs.append(
+            "根据信访工作责任制有关规定，我局建议对相关责任单位和责任人启动问责程序。"
+        )
+    paragraphs.append(f"请于{_cn_date(reply_due_on)}前将办理情况书面回复我局。")
+    return "\n".join(paragraphs)
+
+
+def _skip_warning(kind: LetterKind, case: Case, earlier: list[EarlierLetter], now: datetime) -> str:
+    """Why the chosen kind is not the ladder's next rung (empty if it is)."""
+    top_rank = max((e.kind.rank for e in earlier), default=0)
+    if kind.rank > top_rank + 1:
+        below = _BY_RANK[kind.rank - 1].label
+        return f"该案件尚未发出{below}，{kind.label}越过了一级，请确认。"
+    clock = cited_clock(case, now)
+    if clock is not None and clock_shorter_than_a_working_day(case, clock[0]):
+        return "该案件时限不足一个工作日，函件回复期限赶不上时限，建议电话督办。"
+    return ""
 
 
 def draft_letter(
     actor: Actor,
     case_id: int,
-    kind: LetterKind,
+    kind: LetterKind | None = None,
     *,
-    to: str = "auto",
     now: datetime | None = None,
 ) -> LetterDraft:
-    """Draft a letter about a case in scope from its facts; nothing is saved."""
+    """Draft a letter about a case in scope from its facts (default kind: the ladder's next)."""
     require_staff_actor(actor)
     now = now or utcnow()
     case = get_case_for(actor, case_id)
-    addressee, team_id = _addressee(case, to)
+    earlier = earlier_letters([case.id])[case.id]
+    if kind is None:
+        suggested = suggested_kind(case, now, earlier)
+        kind = suggested[0] if suggested and suggested[0] else LetterKind.REMINDER
     facts = case_facts(case, now)
-    reply_due_on = working_date_after(district_today(now), REPLY_WORKING_DAYS[kind])
-    body = _body(kind, facts, addressee, reply_due_on)
-    return LetterDraft(case, kind, addressee, team_id, body, reply_due_on, facts)
+    reply_due_on = reply_due(kind, facts, district_today(now))
+    return LetterDraft(
+        case=case,
+        kind=kind,
+        addressee=street_office(case),
+        team_id=case.team_id,
+        title=letter_title(kind, facts),
+        body=_body(kind, facts, earlier, reply_due_on),
+        reply_due_on=reply_due_on,
+        facts=facts,
+        warning=_skip_warning(kind, case, earlier, now),
+    )
 
 
 def issue_letter(
@@ -282,15 +515,18 @@ def issue_letter(
     case_id: int,
     kind: LetterKind,
     *,
-    to: str = "auto",
     body: str | None = None,
+    title: str | None = None,
     now: datetime | None = None,
 ) -> Letter:
-    """Number and issue a letter about a case (district staff only) and record it on the case."""
+    """Number and issue a letter about a case (district staff only) and record it on the case.
+
+    ``body`` and ``title`` are the staff's edits of the draft; empty keeps the drafted text.
+    """
     require_staff_actor(actor)
     now = now or utcnow()
     with unit_of_work():
-        draft = draft_letter(actor, case_id, kind, to=to, now=now)
+        draft = draft_letter(actor, case_id, kind, now=now)
         if actor.staff_role not in ISSUING_ROLES:
             raise Forbidden("只有区信访局工作人员可以发函")
         if draft.case.status not in OPEN_STATUSES:
@@ -298,6 +534,9 @@ def issue_letter(
         text = (body or "").strip() or draft.body
         if len(text) > 5000:
             raise InvalidInput("函件正文不能超过5000字", code="body_too_long")
+        heading = (title or "").strip() or draft.title
+        if len(heading) > 120:
+            raise InvalidInput("函件标题不能超过120字", code="title_too_long")
         year = district_year(now)
         sequence, number = next_letter_number(db.session, kind, year)
         letter = Letter(
@@ -309,7 +548,7 @@ def issue_letter(
             street_id=draft.case.street_id,
             team_id=draft.team_id,
             addressee=draft.addressee,
-            facts=draft.facts,
+            facts={**draft.facts, "title": heading},
             body=text,
             issued_by=actor.id,
             issued_at=now,
@@ -416,42 +655,58 @@ def mark_overdue_replies(*, now: datetime | None = None) -> int:
 
 
 def letter_pdf(letter: Letter) -> bytes:
-    """The printable letter: title, number, addressee, body, reply deadline, the case facts."""
-    styles = pdf_styles()
+    """The letter as a 公文 (GB/T 9704): red 发文机关标志, 发文字号, red rule, title, 主送机关,
+    body, 附件说明, 署名 and date together; the case facts on the attachment page."""
+    styles = official_styles()
     issued = in_district(letter.issued_at).date()
-    district = current_app.config["DISTRICT_NAME"]
-    lines = letter.body.split("\n")
+    bureau = f"{current_app.config['DISTRICT_NAME']}信访局"
+    facts = letter.facts
+    title = facts.get("title") or letter_title(letter.kind, facts)
     story: list[Any] = [
-        Paragraph(escape(f"{district}信访局"), styles["title"]),
-        Paragraph(escape(letter.kind.label), styles["title"]),
+        Paragraph(escape(bureau), styles["masthead"]),
+        Spacer(1, 6 * mm),
         Paragraph(escape(letter.number), styles["number"]),
-        Spacer(1, 8 * mm),
+        Spacer(1, 1 * mm),
+        HRFlowable(
+            width="100%", thickness=1.2, color=OFFICIAL_RED, spaceBefore=0, spaceAfter=10 * mm
+        ),
+        Paragraph(escape(title), styles["title"]),
+        Spacer(1, 6 * mm),
+        Paragraph(escape(f"{letter.addressee}："), styles["addressee"]),
     ]
-    if lines:
-        story.append(Paragraph(escape(lines[0]), styles["plain"]))
-    for line in lines[1:]:
-        story.append(Paragraph(escape(line), styles["body"]))
+    story += [Paragraph(escape(line), styles["body"]) for line in letter.body.split("\n") if line]
     story += [
         Spacer(1, 6 * mm),
-        Paragraph(
-            escape(f"回复期限：{letter.reply_due_on.isoformat()}（工作日计算）"), styles["plain"]
+        Paragraph("附件：案件基本情况表", styles["attachment"]),
+        Spacer(1, 12 * mm),
+        KeepTogether(
+            [
+                Paragraph(escape(bureau), styles["signature"]),
+                Paragraph(escape(_cn_date(issued)), styles["date"]),
+            ]
         ),
-        Paragraph(escape(f"{issued.year}年{issued.month}月{issued.day}日"), styles["right"]),
-        Spacer(1, 8 * mm),
-        Paragraph("附：案件基本情况", styles["heading"]),
+        PageBreak(),
+        Paragraph("附件", styles["heading"]),
+        Spacer(1, 4 * mm),
+        Paragraph("案件基本情况表", styles["title"]),
+        Spacer(1, 6 * mm),
     ]
-    facts = letter.facts
     rows = [
         ["项目", "内容"],
         ["案件编号", facts.get("case_number", "")],
         ["所属街道", facts.get("street", "")],
+        ["处置小组", facts.get("team", "") or "（未分派）"],
         ["工地名称", facts.get("site_name", "")],
+        ["工地地址", facts.get("site_address", "")],
         ["用工单位", facts.get("employers", "")],
         ["涉及工人", f"{facts.get('workers', '')}人"],
         ["欠薪金额", f"{facts.get('amount_yuan', '')}元"],
+        ["受理日期", facts.get("received_on", "")],
         ["当前状态", facts.get("status", "")],
         ["紧急程度", facts.get("urgency", "")],
+        ["时限", f"{facts.get('clock', '')} {facts.get('due_at', '')}".strip() or "—"],
         ["超期天数", f"{facts.get('days_overdue', 0)}天"],
+        ["回复期限", f"{_cn_date(letter.reply_due_on)}（按工作日计算）"],
     ]
-    story.append(pdf_table(rows, [40 * mm, 120 * mm]))
-    return build_pdf(f"{letter.kind.label} {letter.number}", story)
+    story.append(pdf_table(rows, [40 * mm, 116 * mm], font=cjk_serif_font_name(), size=12))
+    return official_pdf(f"{letter.kind.label} {letter.number}", story)
