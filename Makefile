@@ -6,9 +6,9 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs: a CJK font for posters and PDFs, QR and PDF tools for
+# Debian packages the project needs: CJK fonts (sans for posters, serif for letters), QR and PDF tools for
 # honest tests, Chromium for the console's browser tests.
-SYSTEM_PACKAGES := fonts-wqy-microhei zbar-tools poppler-utils chromium chromium-driver
+SYSTEM_PACKAGES := fonts-wqy-microhei fonts-arphic-uming zbar-tools poppler-utils chromium chromium-driver
 
 .PHONY: run test install system-packages bench migration seed demo-week python miniprogram-test
 
