@@ -190,8 +190,7 @@ def assign_group(
         group.workers_total = (group.workers_total or 0) + case.workers_affected
         group.amount_total_fen = (group.amount_total_fen or 0) + case.amount_owed_fen
     group.last_case_at = now
-    session.flush()
-    case.group_id = group.id
+    case.group = group  # written with the case, in the caller's flush
     return group
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,18 +206,28 @@ def _owe_side_effects(case: Case, event: CaseEvent) -> None:
     )
 
 
-def open_case(case: Case, actor: Actor, *, event_data: dict[str, Any] | None = None) -> Case:
+def open_case(
+    case: Case,
+    actor: Actor,
+    *,
+    event_data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Case:
     """Stage a new case in ``received`` with its creation event; the calling service commits.
 
     Intake builds the case (number, triage, group, complainant) and commits once, so that the
-    complaint, its audit row and what it owes afterwards are one transaction.
+    complaint, its audit row and what it owes afterwards are one transaction. The clocks are
+    set before the case is written (one INSERT, no UPDATE after it); ``now`` is the caller's
+    own database time, when it has one.
     """
     if actor.role not in allowed_roles(None, S.RECEIVED):
         raise Forbidden()
     case.status = S.RECEIVED
+    if case.urgency_suggested is None:  # the column's default, which the clocks need now
+        case.urgency_suggested = Case.__table__.c.urgency_suggested.default.arg
+    apply_clocks(case, S.RECEIVED, now or db_now())
     db.session.add(case)
     db.session.flush()
-    apply_clocks(case, S.RECEIVED, db_now())
     event = CaseEvent(
         case_id=case.id,
         kind=EventKind.STATUS,

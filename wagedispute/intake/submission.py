@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -37,10 +36,10 @@ from wagedispute.models import (
     QrCode,
     Role,
 )
-from wagedispute.platform.database import db, unit_of_work, utcnow
+from wagedispute.platform.database import db, unit_of_work
 from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from wagedispute.platform.pii import PiiVault, mask_id_number, mask_mobile
-from wagedispute.platform.timekeeping import district_today
+from wagedispute.platform.timekeeping import db_now, district_today
 from wagedispute.platform.validation import SafeText, WholeNumber
 
 log = logging.getLogger(__name__)
@@ -331,7 +330,7 @@ def _create(
 ) -> IntakeResult:
     """Stage every row of a new complaint; the caller commits."""
     settings = current_app.config
-    now = utcnow()
+    now = db_now()  # one "now" for the whole intake: created_at, grouping, triage and clocks
     qr: QrCode | None = None
     if data.qr_token:
         qr = resolve_qr_token(data.qr_token)
@@ -361,21 +360,10 @@ def _create(
     id_hash = vault.keyed_hash(data.id_number) if data.id_number else None
     earlier_unresolved = _has_open_case(mobile_hash, id_hash)
 
-    if complainant is None:
-        complainant = Complainant()
-        db.session.add(complainant)
-    # The same ciphertexts are kept on the case: a later submission updates the person's
-    # record, never what this case recorded.
+    # Numbers come from a sequence that locks nothing (``numbering``), so it is taken first and
+    # the case is inserted with it: no placeholder, no second write of the row.
+    number = next_case_number(db.session, settings["DISTRICT_CODE"], now)
     name_encrypted, mobile_encrypted = vault.encrypt(data.name), vault.encrypt(data.mobile)
-    complainant.name_encrypted = name_encrypted
-    complainant.mobile_encrypted = mobile_encrypted
-    complainant.mobile_hash = mobile_hash
-    complainant.mobile_masked = mask_mobile(data.mobile)
-    if data.id_number:
-        complainant.id_number_encrypted = vault.encrypt(data.id_number)
-        complainant.id_number_hash = id_hash
-        complainant.id_number_masked = mask_id_number(data.id_number)
-    db.session.flush()
 
     employers = [
         {
@@ -391,7 +379,7 @@ def _create(
         foreman_id=foreman.id,
         street_id=foreman.street_id,
         qr_code_id=qr.id if qr else None,
-        complainant_id=complainant.id,
+        number=number,
         site_name=site_name,
         site_address=site_address,
         employers=employers,
@@ -420,26 +408,41 @@ def _create(
         earlier_unresolved_by_worker=earlier_unresolved,
     )
     case.urgency_suggested, case.urgency_reasons = suggest_urgency(facts)
-    # The public number is taken last: its counter row stays locked until the commit and every
-    # intake needs it, so the less work after it, the more intakes run side by side. Until then
-    # the row carries a unique placeholder that no one outside this transaction ever sees.
-    case.number = "~" + uuid.uuid4().hex[:31]
-    event_actor = actor if channel == Channel.PHONE else Actor(Role.COMPLAINANT, complainant.id)
-    assert event_actor is not None
-    open_case(case, event_actor, event_data={"channel": channel.value})
+
+    # Every read is done: the writes below go to the database together, in open_case's flush.
+    if complainant is None:
+        complainant = Complainant()
+        db.session.add(complainant)
+    # The same ciphertexts are kept on the case: a later submission updates the person's
+    # record, never what this case recorded.
+    complainant.name_encrypted = name_encrypted
+    complainant.mobile_encrypted = mobile_encrypted
+    complainant.mobile_hash = mobile_hash
+    complainant.mobile_masked = mask_mobile(data.mobile)
+    if data.id_number:
+        complainant.id_number_encrypted = vault.encrypt(data.id_number)
+        complainant.id_number_hash = id_hash
+        complainant.id_number_masked = mask_id_number(data.id_number)
+    case.complainant = complainant
+    if channel == Channel.PHONE:
+        assert actor is not None
+        event_actor = actor
+    else:
+        if complainant.id is None:
+            db.session.flush()  # the new complainant's INSERT (due anyway) gives the event its id
+        event_actor = Actor(Role.COMPLAINANT, complainant.id)
+    open_case(case, event_actor, event_data={"channel": channel.value}, now=now)
     if key:
         db.session.add(
             IdempotencyRecord(
                 scope=scope, key=key, request_hash=body_hash, case_id=case.id, created_at=now
             )
         )
-    case.number = next_case_number(db.session, settings["DISTRICT_CODE"], now)
     access_code = None
     if channel == Channel.WEB:
         access_code = new_access_code()
         case.access_code_hash = access_code_hash(case.number, access_code)
         case.access_code_encrypted = vault.encrypt(access_code)
-    db.session.flush()
     return IntakeResult.of(case, created=True, access_code=access_code)
 
 
