@@ -41,7 +41,7 @@ miniprogram-test: install
 	  WAGEDISPUTE_PYTHON=$(abspath $(BIN))/python npx jest
 
 bench: install
-	$(BIN)/python -m pytest tests/bench -m bench -s
+	$(BIN)/python -m pytest tests/bench -m bench -s -p no:cacheprovider
 
 install: system-packages $(STAMP)
 

@@ -31,6 +31,12 @@ class IntakeServer:
     qr_token: str = ""
 
 
+def verdict(target: str, figure: str, met: bool) -> None:
+    """One line per target, the same shape in every benchmark: what was aimed at, what was
+    measured, and whether it was met (timings are reported, never asserted)."""
+    print(f"  VERDICT {'MET   ' if met else 'MISSED'} {target}: {figure}")
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as sock:
@@ -91,7 +97,7 @@ def wait_for(url: str, server_exited: Callable[[], bool], timeout: float = 120.0
         time.sleep(0.2)
 
 
-def _prepare(config: dict[str, object], clients: int) -> tuple[list[str], str]:
+def prepare_intake_clients(config: dict[str, object], clients: int) -> tuple[list[str], str]:
     """Seed the demo district and one signed-in complainant per client thread."""
     import sqlalchemy as sa
 
@@ -125,7 +131,18 @@ def intake_server(
     create_postgres_database: Callable[[], str], redis_url: str
 ) -> Iterator[IntakeServer]:
     """gunicorn (2 workers, 4 threads) on a fresh, migrated PostgreSQL database."""
-    database_url = create_postgres_database()
+    yield from serve_intake(create_postgres_database(), redis_url)
+
+
+@pytest.fixture
+def embedded_intake_server(tmp_path: Path, redis_url: str) -> Iterator[IntakeServer]:
+    """``make run``'s database set-up (SQLite under instance/, no DATABASE_URL) behind gunicorn
+    with the launcher's 2 workers x 4 threads."""
+    yield from serve_intake(f"sqlite:///{tmp_path / 'wagedispute.sqlite3'}", redis_url)
+
+
+def serve_intake(database_url: str, redis_url: str) -> Iterator[IntakeServer]:
+    """Migrate ``database_url``, seed it, and serve the app with the benchmark endpoints."""
     env = {
         **os.environ,
         "WAGEDISPUTE_DATABASE_URL": database_url,
@@ -149,7 +166,7 @@ def intake_server(
         "WECHAT_SANDBOX": True,
         "RATE_LIMIT_PER_MINUTE": 10**9,
     }
-    tokens, qr_token = _prepare(config, clients=16)
+    tokens, qr_token = prepare_intake_clients(config, clients=16)
     try:
         with gunicorn_server(
             "handlers:create_web_app({'BENCH_ENDPOINTS': True})", env, "/api/v1/openapi.json"

@@ -3,7 +3,8 @@
 gunicorn (2 workers × 4 threads) on a fresh PostgreSQL database and the test Redis; 16 client
 threads on keep-alive connections, each endpoint driven for a fixed time. Reports the throughput
 ratio full/bare, p50/p99 of each, and checks that rows written equal 2xx answers and no 5xx.
-Target (DESIGN.md §10): ratio ≥ 0.6 (reported, not asserted: timings depend on the machine).
+Targets (DESIGN.md §10): ratio ≥ 0.6 and full-intake p99 ≤ 50 ms, each printed as a VERDICT
+line (reported, not asserted: timings depend on the machine).
 
     make bench          # or: pytest tests/bench/test_intake_bench.py -m bench -s
 
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.bench.conftest import IntakeServer
+from tests.bench.conftest import IntakeServer, verdict
 
 pytestmark = pytest.mark.bench
 
@@ -82,12 +83,14 @@ def complaint_body(qr_token: str, rng: random.Random) -> str:
     )
 
 
-def drive(server: IntakeServer, tally: Tally, full: bool) -> None:
-    """CLIENTS threads sending back to back for warm-up plus SECONDS."""
+def drive(
+    server: IntakeServer, tally: Tally, full: bool, seconds: float = SECONDS, clients: int = CLIENTS
+) -> None:
+    """``clients`` threads sending back to back for warm-up plus ``seconds``."""
     target = urlsplit(server.base_url)
     start = time.monotonic()
     measure_from = start + WARMUP_SECONDS
-    stop = measure_from + SECONDS
+    stop = measure_from + seconds
 
     def client(index: int) -> None:
         rng = random.Random(index)
@@ -111,12 +114,20 @@ def drive(server: IntakeServer, tally: Tally, full: bool) -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     tally.elapsed = time.monotonic() - measure_from
+
+
+def show(tally: Tally) -> None:
+    """One line of figures for an endpoint's run."""
+    print(
+        f"  {tally.name:12s} {tally.throughput:8.1f} req/s  p50 {tally.percentile(50):6.1f} ms"
+        f"  p99 {tally.percentile(99):6.1f} ms  statuses {dict(sorted(tally.statuses.items()))}"
+    )
 
 
 def count(database_url: str, sql: str) -> int:
@@ -141,14 +152,17 @@ def test_full_intake_throughput_beside_a_bare_insert(intake_server: IntakeServer
     print()
     print(f"intake benchmark: {CLIENTS} clients, {SECONDS:.0f} s each after {WARMUP_SECONDS} s")
     for tally in (bare, full):
-        print(
-            f"  {tally.name:12s} {tally.throughput:8.1f} req/s  p50 {tally.percentile(50):6.1f} ms"
-            f"  p99 {tally.percentile(99):6.1f} ms  statuses {dict(sorted(tally.statuses.items()))}"
-        )
-    print(f"  throughput ratio full/bare = {ratio:.2f} (target ≥ 0.6)")
+        show(tally)
     print(
         f"  rows: cases {cases} == full 2xx {full.ok}; bare rows {bare_rows} == bare 2xx {bare.ok}"
     )
+    verdict(
+        "intake full/bare throughput ≥ 0.6",
+        f"{full.throughput:.1f} / {bare.throughput:.1f} req/s = {ratio:.2f}",
+        ratio >= 0.6,
+    )
+    p99 = full.percentile(99)
+    verdict(f"intake p99 ≤ 50 ms at {CLIENTS} clients", f"{p99:.1f} ms", p99 <= 50)
 
     assert not any(status >= 500 for status in {**bare.statuses, **full.statuses})
     assert cases == full.ok and events == full.ok and keys == full.ok
