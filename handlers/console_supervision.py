@@ -19,7 +19,7 @@ from wagedispute.platform.errors import Conflict, InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_today
 from wagedispute.platform.validation import DbId, SafeText, WholeNumber
 from wagedispute.supervision import alerts as alert_service
-from wagedispute.supervision import channel_imports, reception, tasks, weekly_packs
+from wagedispute.supervision import casebook, channel_imports, reception, tasks, weekly_packs
 from wagedispute.supervision import daily_check as supervision
 from wagedispute.supervision import letters as letter_service
 
@@ -268,6 +268,15 @@ def phone_supervision(actor: Actor) -> ResponseReturnValue:
     letter_service.record_phone_supervision(actor, form.case_id, form.note)
     flash("已记录电话督办")
     return redirect(url_for("console_supervision.letters"))
+
+
+@blueprint.post("/cases/<int:case_id>/merge")
+@view(*ALL_STAFF)
+def merge_duplicate(actor: Actor, case_id: int) -> ResponseReturnValue:
+    """Confirm a suspected duplicate and merge it into the earlier case."""
+    case = casebook.merge_duplicate(actor, case_id)
+    flash(f"已确认重复，{case.number}并入较早投诉办理")
+    return redirect(url_for("console.case_page", case_id=case.duplicate_of_id))
 
 
 @blueprint.get("/letters/<int:letter_id>")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.test_console import sign_in, with_complainant  # noqa: F401  (fixture)
-from wagedispute.models import PiiAccessLog
+from tests.test_console import post, sign_in, with_complainant  # noqa: F401  (fixture)
+from wagedispute.models import Case, CaseEvent, CaseStatus, EventKind, PiiAccessLog, Role
 from wagedispute.platform.database import db
 
 
@@ -67,3 +67,52 @@ def test_search_by_site_or_employer_still_matches_words(sign_in, make_case):  # 
         page = _found(client, q)
         assert wanted.number in page and other.number not in page
     assert db.session.scalars(sa.select(PiiAccessLog)).all() == []
+
+
+def test_suspected_duplicate_is_flagged_in_list_and_case_and_merges_into_the_earlier_case(
+    sign_in,  # noqa: F811
+    make_case,
+):
+    earlier = make_case(site_name="海景花园二期工地")
+    repeat = make_case(site_name="海景花园二期工地", duplicate_of_id=earlier.id)
+    client = sign_in("admin")
+
+    listing = _found(client, "海景花园")
+    row = next(line for line in listing.splitlines() if repeat.number in line)
+    assert "疑似重复" in row
+    page = client.get(f"/console/cases/{repeat.id}").get_data(as_text=True)
+    assert "疑似重复" in page and earlier.number in page and "确认重复" in page
+
+    answer = post(
+        client, f"/console/cases/{repeat.id}/merge", {}, page=f"/console/cases/{repeat.id}"
+    )
+
+    assert answer.status_code == 302
+    db.session.expire_all()
+    merged = db.session.get(Case, repeat.id)
+    assert merged.status == CaseStatus.REJECTED
+    event = db.session.scalars(
+        sa.select(CaseEvent)
+        .where(CaseEvent.case_id == repeat.id, CaseEvent.kind == "status")
+        .order_by(CaseEvent.id.desc())
+    ).first()
+    assert earlier.number in event.data["reason"]
+    assert db.session.get(Case, earlier.id).status == CaseStatus.RECEIVED
+
+
+def test_case_page_shows_urgency_change_from_and_to(sign_in, make_case, district):  # noqa: F811
+    case = make_case()
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind=EventKind.URGENCY,
+            actor_role=Role.FOREMAN,
+            actor_id=district["foremen"][0].id,
+            data={"from": "normal", "to": "critical", "suggested": "normal", "override": True},
+        )
+    )
+    db.session.commit()
+
+    page = sign_in("admin").get(f"/console/cases/{case.id}").get_data(as_text=True)
+
+    assert "一般 → <strong>特急</strong>" in page

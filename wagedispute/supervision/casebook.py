@@ -22,6 +22,7 @@ from wagedispute.cases.clocks import (
     overdue_clause,
     overdue_clocks,
 )
+from wagedispute.cases.lifecycle import StepRequest, apply_transition
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -40,7 +41,7 @@ from wagedispute.models import (
     Urgency,
 )
 from wagedispute.platform.database import db, unit_of_work, utcnow
-from wagedispute.platform.errors import InvalidInput, NotFound
+from wagedispute.platform.errors import Conflict, InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_midnight
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,8 @@ class CaseRow:
     created_at: datetime
     overdue: list[str]
     flagged: bool
+    # A suspected duplicate of this earlier case (same worker, same site, within the window).
+    duplicate_of_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,7 @@ def list_cases(
             Case.amount_owed_fen,
             Case.created_at,
             Case.flagged_to_bureau,
+            Case.duplicate_of_id,
             Case.clock_paused_at,
             Case.dispatch_due_at,
             Case.accept_due_at,
@@ -364,6 +368,7 @@ def _row(r: Any, now: datetime) -> CaseRow:
         created_at=r.created_at,
         overdue=overdue_clocks(shadow, now),
         flagged=r.flagged_to_bureau,
+        duplicate_of_id=r.duplicate_of_id,
     )
 
 
@@ -542,6 +547,26 @@ def get_evidence_for(actor: Actor, case_id: int, evidence_id: int) -> Evidence:
     if item is None:
         raise NotFound()
     return item
+
+
+def merge_duplicate(actor: Actor, case_id: int) -> Case:
+    """Confirm a suspected duplicate: close it as merged into the earlier case it repeats."""
+    if actor.role != Role.STAFF:
+        raise NotFound()
+    with unit_of_work():
+        case = get_case_for(actor, case_id)
+        if case.duplicate_of_id is None:
+            raise Conflict("该案件未被标记为疑似重复", code="not_a_duplicate")
+        original = db.session.get(Case, case.duplicate_of_id)
+        assert original is not None  # a foreign key
+        case = apply_transition(
+            case.id,
+            CaseStatus.REJECTED,
+            actor,
+            StepRequest(reason=f"与案件{original.number}重复，已并入该案件办理"),
+        )
+    log.info("case %s merged into %s by staff %s", case.id, case.duplicate_of_id, actor.id)
+    return case
 
 
 def reveal_pii(actor: Actor, case_id: int, field_name: str, reason: str) -> str:
