@@ -83,12 +83,14 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def staff_page(browser, live_server: str) -> Iterator[Callable[[str], object]]:
-    """Open a page signed in as a demo staff account (through the sign-in form)."""
+    """Open a page signed in as a demo staff account (through the sign-in form), at a desktop
+    width unless ``width`` says otherwise (390: a phone)."""
     contexts = []
 
-    def open_as(username: str):
+    def open_as(username: str, width: int = 1366):
+        height = 900 if width > 600 else 844
         context = browser.new_context(
-            base_url=live_server, locale="zh-CN", viewport={"width": 1366, "height": 900}
+            base_url=live_server, locale="zh-CN", viewport={"width": width, "height": height}
         )
         context.set_default_timeout(20_000)
         contexts.append(context)
