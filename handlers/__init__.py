@@ -13,9 +13,10 @@ from wagedispute import create_app
 def create_web_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The core app plus blueprints and the one JSON error shape."""
     app = create_app(config)
-    from handlers import security
+    from handlers import pages, security
 
     security.init_app(app)
+    pages.register(app)
     from wagedispute.dev import cli
 
     cli.register(app)

@@ -5,12 +5,12 @@ reuse this module:
 
 - ``require_staff(*staff_roles) -> Actor`` inside a view: the signed-in staff actor, or a
   redirect to sign-in; a staff role outside ``staff_roles`` answers 404.
-- every POST to a blueprint whose name starts with ``console`` must carry the session's CSRF
-  token (Flask-WTF: form field ``csrf_token`` or header ``X-CSRFToken``), else 400 and nothing
-  changes; templates call ``{{ csrf_token() }}``.
+- ``use_console_pages(blueprint)`` makes a blueprint part of the console: every POST must carry
+  the session's CSRF token (Flask-WTF: form field ``csrf_token`` or header ``X-CSRFToken``),
+  else 400 and nothing changes (templates call ``{{ csrf_token() }}``); its templates get who
+  is signed in and the menu; its errors are the console's HTML error pages.
 - sessions are versioned: the cookie carries the account's ``session_version``, and sign-out,
   a password change or deactivation bumps it, so an old cookie stops working at once.
-- ``use_console_pages(blueprint)`` gives a blueprint the console's HTML error pages.
 - templates extend ``console/base.html`` and fill ``{% block content %}``; set
   ``{% set nav = "daily" %}`` (a key of ``NAV``) to highlight the menu entry.
 """
@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     flash,
@@ -36,13 +35,12 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from handlers.miniprogram import evidence_download
+from handlers.pages import local_time
 from handlers.security import csrf, data_error
 from wagedispute.access.actors import Actor
 from wagedispute.access.staff import (
@@ -60,10 +58,9 @@ from wagedispute.access.staff import (
 )
 from wagedispute.handling.followup import followup_calls_for, undelivered_for
 from wagedispute.intake.qrcodes import NOTICE_FIELDS, get_qr_code, site_notice, update_site_notice
-from wagedispute.models import CaseStatus, Channel, Outcome, StaffRole, Urgency
+from wagedispute.models import CaseStatus, Channel, StaffRole, Urgency
 from wagedispute.platform.database import db
 from wagedispute.platform.errors import DomainError, InvalidInput
-from wagedispute.platform.timekeeping import district_text
 from wagedispute.supervision.casebook import (
     PII_FIELDS,
     CaseFilter,
@@ -130,43 +127,9 @@ NAV = [
 ]
 
 
-class ConsoleSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS.
-
-    ``request.is_secure`` follows ``X-Forwarded-Proto`` when the app runs behind ProxyFix.
-    """
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (
-            bool(request) and request.is_secure
-        )
-
-    def get_cookie_samesite(self, app: Flask) -> str:
-        return app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-
-
-@blueprint.record_once
-def _install(state: Any) -> None:
-    """App-wide pieces: the session cookie's flags, CSRF for every console blueprint."""
-    app: Flask = state.app
-    app.session_interface = ConsoleSessionInterface()
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.before_request(_check_csrf)
-    app.jinja_env.globals.update(csrf_token=csrf_token)
-
-
-def _is_console_request() -> bool:
-    return any(name.startswith("console") for name in request.blueprints)
-
-
-def csrf_token() -> str:
-    """The session's CSRF token (Flask-WTF's, signed), for hidden form fields."""
-    return generate_csrf()
-
-
 def _check_csrf() -> None:
     """Refuse (400) a console POST without the session's CSRF token (Flask-WTF checks it)."""
-    if request.method in {"GET", "HEAD", "OPTIONS"} or not _is_console_request():
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
     csrf.protect()
 
@@ -252,8 +215,24 @@ def _safe_next(target: str | None) -> str | None:
     return target.rstrip("?")
 
 
+def _console_globals() -> dict[str, Any]:
+    actor = _request_actor() if request else None
+    if actor is None:
+        return {"current_staff": None}
+    return {
+        "current_staff": actor,
+        # Kept in the session at sign-in: one query fewer on every page.
+        "current_staff_name": session.get("staff_name") or staff_display_name(actor.id),
+        "current_staff_role": actor.staff_role.label if actor.staff_role else "",
+        "nav_items": NAV,
+    }
+
+
 def use_console_pages(bp: Blueprint) -> None:
-    """Give a console blueprint the console's HTML error pages."""
+    """Make a blueprint a part of the console: CSRF on its forms, the layout's globals (who is
+    signed in, the menu) and the console's HTML error pages."""
+    bp.before_request(_check_csrf)
+    bp.context_processor(_console_globals)
     bp.register_error_handler(DomainError, _domain_error_page)
     # Before the catch-all below: a value the database refuses is bad input (422), not a 500.
     bp.register_error_handler(DataError, data_error)
@@ -297,20 +276,6 @@ def _unexpected_error_page(exc: Exception) -> ResponseReturnValue:
 
 
 use_console_pages(blueprint)
-
-
-@blueprint.app_context_processor
-def _console_globals() -> dict[str, Any]:
-    actor = _request_actor() if request else None
-    if actor is None or not _is_console_request():
-        return {"current_staff": None}
-    return {
-        "current_staff": actor,
-        # Kept in the session at sign-in: one query fewer on every page.
-        "current_staff_name": session.get("staff_name") or staff_display_name(actor.id),
-        "current_staff_role": actor.staff_role.label if actor.staff_role else "",
-        "nav_items": NAV,
-    }
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -390,33 +355,6 @@ def view(*staff_roles: StaffRole) -> Callable[[Callable[..., Any]], Callable[...
         return wrapper
 
     return decorate
-
-
-# Labels shared by the templates.
-@blueprint.app_template_filter("yuan")
-def _yuan(fen: int | float | None) -> str:
-    if fen is None:
-        return "—"
-    return f"{fen / 100:,.2f}"
-
-
-@blueprint.app_template_filter("local_time")
-def _local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return district_text(value, fmt)
-
-
-@blueprint.app_context_processor
-def _labels() -> dict[str, Any]:
-    # Value-to-label maps for charts and event data; every label is its enum's own.
-    return {
-        "STATUS_LABELS": CaseStatus.labels(),
-        "URGENCY_LABELS": Urgency.labels(),
-        "OUTCOME_LABELS": Outcome.labels(),
-    }
 
 
 @blueprint.get("/")
@@ -628,7 +566,7 @@ def binding_code() -> ResponseReturnValue:
     return manage(
         issued={
             "code": issued.code,
-            "expires": _local_time(issued.expires_at),
+            "expires": local_time(issued.expires_at),
             "who": request.form.get("who", ""),
         }
     )
