@@ -237,7 +237,7 @@ def test_console_dashboard_and_case_list_p99_beside_healthz(console_server: Cons
         compute_times = []
         for _ in range(5):
             began = time.perf_counter()
-            compute_dashboard(actor)
+            computed = compute_dashboard(actor)
             compute_times.append(time.perf_counter() - began)
         open_cases = db.session.scalar(
             sa.text("SELECT count(*) FROM cases WHERE status = ANY(:s)"),
@@ -279,7 +279,9 @@ def test_console_dashboard_and_case_list_p99_beside_healthz(console_server: Cons
             p99 <= TARGET_MS,
         )
 
-    assert shown == open_cases, "the dashboard's open-case count differs from the database"
+    assert computed.open_total == open_cases, "the dashboard's open count differs from the database"
+    # The page may show figures cached a little before the intakes beside it committed.
+    assert open_cases - intake.ok <= shown <= open_cases
     assert events == CASES * EVENTS_PER_CASE
     assert not any(failures.values()), dict(failures)
     assert not any(status >= 500 for status in intake.statuses)
