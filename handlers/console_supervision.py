@@ -145,13 +145,15 @@ def weekly(actor: Actor) -> ResponseReturnValue:
     except ValueError:
         chosen = None
     week = chosen or (weeks[0] if weeks else this_week)
+    packs = weekly_packs.list_weekly_packs(actor, week)
     return render_template(
         "console/supervision/weekly.html",
         nav="weekly",
         week=week,
         weeks=weeks,
         this_week=this_week,
-        packs=weekly_packs.list_weekly_packs(actor, week),
+        packs=packs,
+        total=weekly_packs.district_total(packs) if packs else None,
         labels=weekly_packs.FIGURE_LABELS,
         can_build=actor.staff_role != STREET,
         recent_tasks=tasks.list_tasks(actor, kind="weekly_packs", limit=5),
@@ -173,8 +175,24 @@ def weekly_pack(actor: Actor, pack_id: int) -> ResponseReturnValue:
     """One street's pack."""
     pack = weekly_packs.get_weekly_pack_for(actor, pack_id)
     return render_template(
-        "console/supervision/pack.html", nav="weekly", pack=pack, labels=weekly_packs.FIGURE_LABELS
+        "console/supervision/pack.html",
+        nav="weekly",
+        pack=pack,
+        labels=weekly_packs.FIGURE_LABELS,
+        team_rows=weekly_packs.team_rows(pack.figures),
     )
+
+
+@blueprint.get("/weekly/district-<week>.pdf")
+@view(ADMIN, SUPERVISOR)
+def district_pack_pdf(actor: Actor, week: str) -> ResponseReturnValue:
+    """The district-wide pack of a week as a PDF."""
+    try:
+        week_start = date.fromisoformat(week)
+    except ValueError as exc:
+        raise NotFound() from exc
+    data = weekly_packs.district_pack_pdf(actor, week_start)
+    return _pdf(data, f"周反馈-全区-{week_start}.pdf")
 
 
 @blueprint.get("/weekly/<int:pack_id>.pdf")

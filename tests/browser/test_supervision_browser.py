@@ -1,4 +1,5 @@
-"""Supervision in a browser: issue a 督办函 and download its PDF; import records, see the alert."""
+"""Supervision in a browser: issue the ladder's first letter and download it as a 公文; import
+records, see the alert."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.timekeeping import district_today
 
 
-def test_issue_a_supervision_letter_and_download_its_pdf(
+def test_issue_the_suggested_reminder_letter_and_download_its_pdf(
     district, make_case, staff_page, live_server, tmp_path
 ):
     case = make_case(employers=[{"role": "总包", "name": "深圳市海景建设有限公司"}])
@@ -22,14 +23,15 @@ def test_issue_a_supervision_letter_and_download_its_pdf(
     page = staff_page("supervisor")
     page.click("nav.mainnav >> text=督办函件")
     row = page.locator(f'table.suggestions tr[data-case="{case.number}"]')
-    assert "督办函" in row.inner_text()
+    # The ladder starts at its first rung, however late the case.
+    assert "提醒函" in row.inner_text()
     row.locator("text=起草").click()
     page.wait_for_url("**/console/letters/new?*")
     assert "深圳市海景建设有限公司" in page.locator("textarea[name=body]").input_value()
     page.click("form.letter button[type=submit]")
     page.wait_for_selector("[data-letter-number]")
     number = page.locator("[data-letter-number]").inner_text()
-    assert number == f"盐信督〔{district_today().year}〕1号"
+    assert number == f"盐信提〔{district_today().year}〕1号"
 
     with page.expect_download() as download_info:
         page.click("a.download")
@@ -39,12 +41,13 @@ def test_issue_a_supervision_letter_and_download_its_pdf(
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout.replace("\n", "")
     for fact in (
-        "督办函",
+        "提醒函",
         number,
+        "沙头角街道办事处：",
         case.number,
         "海景花园二期工地",
         "深圳市海景建设有限公司",
-        "已超期3天",
+        "超期3天",
     ):
         assert fact in text, fact
     db.session.rollback()

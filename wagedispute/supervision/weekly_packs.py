@@ -73,7 +73,8 @@ def _figures_for_week(week_start: date) -> dict[int, dict[str, Any]]:
     streets = {s.id: s for s in db.session.scalars(sa.select(Street).order_by(Street.id))}
     teams = {t.id: t for t in db.session.scalars(sa.select(DisposalTeam).order_by(DisposalTeam.id))}
     packs: dict[int, dict[str, Any]] = {
-        sid: {"street": _blank(), "teams": {}, "overdue_cases": []} for sid in streets
+        sid: {"street": _blank(), "teams": {}, "unassigned": _blank(), "overdue_cases": []}
+        for sid in streets
     }
 
     def bump(street_id: int, team_id: int | None, name: str, amount: int) -> None:
@@ -81,6 +82,8 @@ def _figures_for_week(week_start: date) -> dict[int, dict[str, Any]]:
             return
         packs[street_id]["street"][name] += amount
         if team_id is None or team_id not in teams:
+            # Not (yet) with a team: the 未分派 row, so that the team rows add up to the street.
+            packs[street_id]["unassigned"][name] += amount
             return
         rows = packs[street_id]["teams"]
         if team_id not in rows:
@@ -219,8 +222,75 @@ def get_weekly_pack_for(actor: Actor, pack_id: int) -> WeeklyPack:
     return pack
 
 
+UNASSIGNED_LABEL = "未分派"
+DISTRICT_TOTAL_LABEL = "全区合计"
+
+
+def team_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """A street pack's team rows followed by its 未分派 row: together they make the street row."""
+    unassigned = figures.get("unassigned") or _blank()
+    return [*figures.get("teams", []), {"name": UNASSIGNED_LABEL, **unassigned}]
+
+
+def district_total(packs: list[WeeklyPack]) -> dict[str, Any]:
+    """The district's total row of a week: the sum of its street rows."""
+    total = _blank()
+    for pack in packs:
+        for name, value in (pack.figures.get("street") or {}).items():
+            if name in total:
+                total[name] += value
+    return total
+
+
 def _yuan(fen: int) -> str:
     return f"{fen / 100:,.2f}"
+
+
+def _figure_row(name: str, values: dict[str, Any]) -> list[str]:
+    return [
+        name,
+        str(values["new"]),
+        str(values["dispatched"]),
+        str(values["resolved"]),
+        str(values["overdue"]),
+        str(values["outstanding"]),
+        _yuan(values["recovered_fen"]),
+    ]
+
+
+def district_pack_pdf(actor: Actor, week_start: date) -> bytes:
+    """The district-wide pack of a week: one row per street, the district total, and each
+    street's overdue cases (district roles)."""
+    require_staff_actor(actor)
+    packs = list_weekly_packs(actor, week_start)
+    if not packs:
+        raise NotFound("该周的周反馈尚未生成", code="no_packs")
+    styles = pdf_styles()
+    district = current_app.config["DISTRICT_NAME"]
+    week_end = week_start + timedelta(days=6)
+    header = ["街道", *FIGURE_LABELS.values()]
+    widths = [40 * mm] + [20 * mm] * 6
+    rows = [_figure_row(p.street.name, p.figures.get("street") or _blank()) for p in packs]
+    rows.append(_figure_row(DISTRICT_TOTAL_LABEL, district_total(packs)))
+    story: list[Any] = [
+        Paragraph(escape(f"{district}欠薪投诉办理周反馈（全区）"), styles["title"]),
+        Paragraph(escape(f"{week_start.isoformat()} 至 {week_end.isoformat()}"), styles["number"]),
+        Spacer(1, 6 * mm),
+        Paragraph("一、各街道及全区合计", styles["heading"]),
+        pdf_table([header, *rows], widths),
+        Spacer(1, 6 * mm),
+        Paragraph("二、各街道超期未办结案件", styles["heading"]),
+    ]
+    for pack in packs:
+        overdue = pack.figures.get("overdue_cases", [])
+        text = "、".join(overdue) if overdue else "无"
+        story.append(Paragraph(escape(f"{pack.street.name}：{text}"), styles["plain"]))
+    built = in_district(max(p.built_at for p in packs))
+    story += [
+        Spacer(1, 8 * mm),
+        Paragraph(escape(f"{district}信访局　{built:%Y-%m-%d %H:%M} 生成"), styles["right"]),
+    ]
+    return build_pdf(f"周反馈 全区 {week_start.isoformat()}", story)
 
 
 def pack_pdf(pack: WeeklyPack) -> bytes:
@@ -241,22 +311,11 @@ def pack_pdf(pack: WeeklyPack) -> bytes:
     street = figures.get("street", _blank())
     header = ["范围", *FIGURE_LABELS.values()]
 
-    def row(name: str, values: dict[str, Any]) -> list[str]:
-        return [
-            name,
-            str(values["new"]),
-            str(values["dispatched"]),
-            str(values["resolved"]),
-            str(values["overdue"]),
-            str(values["outstanding"]),
-            _yuan(values["recovered_fen"]),
-        ]
-
     widths = [40 * mm] + [20 * mm] * 6
-    story.append(pdf_table([header, row(pack.street.name, street)], widths))
+    story.append(pdf_table([header, _figure_row(pack.street.name, street)], widths))
     story += [Spacer(1, 6 * mm), Paragraph("二、各处置小组", styles["heading"])]
-    team_rows = [row(t["name"], t) for t in figures.get("teams", [])]
-    story.append(pdf_table([header, *team_rows], widths))
+    rows = [_figure_row(t["name"], t) for t in team_rows(figures)]
+    story.append(pdf_table([header, *rows], widths))
     story += [Spacer(1, 6 * mm), Paragraph("三、超期未办结案件", styles["heading"])]
     overdue = figures.get("overdue_cases", [])
     story.append(
