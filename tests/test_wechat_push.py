@@ -49,8 +49,15 @@ SAMPLE_BODY = (
 
 @pytest.fixture
 def push_app(make_app) -> Flask:
-    """An app with the sample's push token, key and appid configured."""
-    return make_app(WECHAT_PUSH_TOKEN=TOKEN, WECHAT_PUSH_AES_KEY=AES_KEY, WECHAT_APPID=APPID)
+    """An app with the sample's push token, key and appid configured: a real credential set, so
+    the WeChat sandbox is off (push handling makes no call to WeChat)."""
+    return make_app(
+        WECHAT_PUSH_TOKEN=TOKEN,
+        WECHAT_PUSH_AES_KEY=AES_KEY,
+        WECHAT_APPID=APPID,
+        WECHAT_SECRET="push-test-secret",
+        WECHAT_SANDBOX=False,
+    )
 
 
 @pytest.fixture
@@ -144,7 +151,11 @@ def test_forged_or_malformed_push_is_refused_and_changes_nothing(
 
 def test_push_for_another_appid_is_refused(app: Flask, make_app, sample_clock) -> None:
     other = make_app(
-        WECHAT_PUSH_TOKEN=TOKEN, WECHAT_PUSH_AES_KEY=AES_KEY, WECHAT_APPID="wx0000000000000000"
+        WECHAT_PUSH_TOKEN=TOKEN,
+        WECHAT_PUSH_AES_KEY=AES_KEY,
+        WECHAT_APPID="wx0000000000000000",
+        WECHAT_SECRET="push-test-secret",
+        WECHAT_SANDBOX=False,
     )
     answer = _post_sample(other)
     assert answer.status_code == 403
