@@ -271,7 +271,7 @@ def test_export_task_runs_as_a_job_and_offers_the_file(make_case, staff, drain):
     task = tasks.get_task_for(admin, task.id)
     assert (task.status, task.progress) == (TaskStatus.DONE, 100)
     filename, content_type, data = tasks.get_task_download(admin, task.id)
-    assert filename.startswith("cases-") and content_type.startswith("text/csv")
+    assert filename.startswith("盐田区欠薪投诉案件-") and content_type.startswith("text/csv")
     assert "案件编号" in data.decode("utf-8-sig")
 
 

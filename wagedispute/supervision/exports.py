@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import openpyxl
 import sqlalchemy as sa
 from flask import current_app
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import selectinload
 
 from wagedispute.access.actors import Actor, case_scope
@@ -28,7 +31,7 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import InvalidInput
-from wagedispute.platform.timekeeping import district_midnight, district_text, district_today
+from wagedispute.platform.timekeeping import district_midnight, district_today, in_district
 from wagedispute.supervision.casebook import urgency_expr
 from wagedispute.supervision.daily_check import require_staff_actor
 from wagedispute.supervision.figures import PeriodFigures, period_figures, recovered_fen
@@ -76,29 +79,92 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
+# Spreadsheet formats of the typed cells.
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
+MONEY_FORMAT = "#,##0.00"
+MAX_COLUMN_WIDTH = 48
+
+
+def _text_width(value: Any) -> int:
+    """Display width in spreadsheet characters (a Chinese character takes two)."""
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    text = str(value if value is not None else "")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return _safe_cell(value)
+
+
+def _xlsx(sheet_title: str, header: list[str], rows: list[list[Any]], money: set[int]) -> bytes:
+    """A sheet with real dates and numbers, columns sized to their content, the header frozen."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = sheet_title
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    widths = [_text_width(h) for h in header]
+    for row in rows:
+        sheet.append([_safe_cell(v) for v in row])
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], _text_width(value))
+            cell = sheet.cell(row=sheet.max_row, column=index + 1)
+            if isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
+            elif isinstance(value, date):
+                cell.number_format = DATE_FORMAT
+            elif index in money and isinstance(value, int | float):
+                cell.number_format = MONEY_FORMAT
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = min(
+            width + 2, MAX_COLUMN_WIDTH
+        )
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _tabular(
-    sheet_title: str, header: list[str], rows: list[list[Any]], fmt: str, stem: str
+    sheet_title: str,
+    header: list[str],
+    rows: list[list[Any]],
+    fmt: str,
+    stem: str,
+    money: set[int] | None = None,
 ) -> ExportFile:
-    """Rows as CSV (UTF-8 with BOM, so Excel reads the Chinese) or XLSX."""
+    """Rows as CSV (UTF-8 with BOM, so Excel reads the Chinese) or XLSX, named in Chinese.
+
+    Times are district-local ``datetime`` values (a spreadsheet has no time zones); ``money``
+    names the columns shown with two decimals.
+    """
     stamp = district_today().strftime("%Y%m%d")
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        writer.writerows([[_safe_cell(v) for v in row] for row in rows])
+        writer.writerows([[_csv_cell(v) for v in row] for row in rows])
         data = buffer.getvalue().encode("utf-8-sig")
     elif fmt == "xlsx":
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet(sheet_title)
-        sheet.append(header)
-        for row in rows:
-            sheet.append([_safe_cell(v) for v in row])
-        out = io.BytesIO()
-        book.save(out)
-        data = out.getvalue()
+        data = _xlsx(sheet_title, header, rows, money or set())
     else:
         raise InvalidInput("导出格式只能是 CSV 或 XLSX", code="bad_format")
     return ExportFile(f"{stem}-{stamp}.{fmt}", CONTENT_TYPES[fmt], data)
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    """A UTC timestamp as the district's wall-clock time, without a zone, for a spreadsheet."""
+    return in_district(moment).replace(tzinfo=None, second=0, microsecond=0) if moment else None
 
 
 @dataclass(frozen=True)
@@ -171,8 +237,8 @@ def export_cases(
                 case.workers_affected,
                 round(case.amount_owed_fen / 100, 2),
                 mobile_masked or "",
-                district_text(case.created_at),
-                district_text(case.resolved_at) if case.resolved_at else "",
+                _local(case.created_at),
+                _local(case.resolved_at) or "",
                 case.outcome.label if case.outcome else "",
                 round(recovered_fen(case) / 100, 2),
                 "是" if is_overdue(case, now) else "否",
@@ -181,7 +247,14 @@ def export_cases(
         if index % step == 0:
             report(10 + 70 * index // max(1, len(results)), f"已处理{index}件")
     report(85, "正在生成文件")
-    return _tabular("案件", CASE_COLUMNS, rows, fmt, "cases")
+    return _tabular(
+        "案件",
+        CASE_COLUMNS,
+        rows,
+        fmt,
+        f"{current_app.config['DISTRICT_NAME']}欠薪投诉案件",
+        money={9, 14},
+    )
 
 
 INDICATOR_COLUMNS = [
@@ -265,4 +338,11 @@ def export_indicators(
             ]
         )
     report(80, "正在生成文件")
-    return _tabular(f"{year}年指标", INDICATOR_COLUMNS, rows, fmt, f"indicators-{year}")
+    return _tabular(
+        f"{year}年指标",
+        INDICATOR_COLUMNS,
+        rows,
+        fmt,
+        f"{current_app.config['DISTRICT_NAME']}{year}年欠薪治理指标",
+        money={9},
+    )
