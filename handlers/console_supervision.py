@@ -337,10 +337,12 @@ class AcknowledgeForm(BaseModel):
 def warnings(actor: Actor) -> ResponseReturnValue:
     """Alerts (open first), the import form and recent imported records."""
     show_all = request.args.get("all") == "1"
+    alerts = alert_service.list_alerts(actor, include_acknowledged=show_all)
     return render_template(
         "console/supervision/warnings.html",
         nav="warnings",
-        alerts=alert_service.list_alerts(actor, include_acknowledged=show_all),
+        alerts=alerts,
+        alert_cases=alert_service.alert_cases(actor, alerts),
         show_all=show_all,
         records=channel_imports.list_channel_records(actor, limit=50),
         channels=channel_imports.CHANNELS,

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from wagedispute.access.actors import Actor, street_scope
+from wagedispute.access.actors import Actor, case_scope, street_scope
 from wagedispute.intake.triage import next_spring_festival
 from wagedispute.models import (
     OPEN_STATUSES,
@@ -451,3 +451,42 @@ def import_and_scan(
     report(80, "正在排查预警")
     result.alert_ids = [alert.id for alert in scan_alerts(now=now)]
     return result
+
+
+def alert_cases(actor: Actor, alerts: list[Alert]) -> dict[int, list[tuple[int, str]]]:
+    """Alert id -> the (id, number) of the cases in the actor's scope that the alert is about:
+    its case signals, its festival case, or the cases of its dispute group."""
+    wanted: dict[int, set[int]] = {}
+    groups: dict[int, int] = {}
+    for alert in alerts:
+        details = alert.details or {}
+        ids = {
+            int(source.split(":", 1)[1])
+            for source in details.get("sources", [])
+            if source.startswith("case:")
+        }
+        if details.get("case_id"):
+            ids.add(int(details["case_id"]))
+        if alert.subject_key.startswith("group:"):
+            groups[alert.id] = int(alert.subject_key.split(":", 1)[1])
+        wanted[alert.id] = ids
+    every = set().union(*wanted.values()) if wanted else set()
+    clauses = [Case.id.in_(every)] if every else []
+    if groups:
+        clauses.append(Case.group_id.in_(set(groups.values())))
+    if not clauses:
+        return {alert.id: [] for alert in alerts}
+    rows = db.session.execute(
+        sa.select(Case.id, Case.number, Case.group_id)
+        .where(case_scope(actor), sa.or_(*clauses))
+        .order_by(Case.id)
+    ).all()
+    return {
+        alert.id: [
+            (case_id, number)
+            for case_id, number, group_id in rows
+            if case_id in wanted[alert.id]
+            or (group_id is not None and groups.get(alert.id) == group_id)
+        ][:20]
+        for alert in alerts
+    }
