@@ -345,10 +345,38 @@ def warnings(actor: Actor) -> ResponseReturnValue:
         alert_cases=alert_service.alert_cases(actor, alerts),
         show_all=show_all,
         records=channel_imports.list_channel_records(actor, limit=50),
+        aliases=channel_imports.list_channel_aliases(actor),
+        can_edit_aliases=actor.staff_role != STREET,
         channels=channel_imports.CHANNELS,
         kinds={k.value: k.label for k in AlertKind},
         recent_tasks=tasks.list_tasks(actor, kind="import", limit=5),
     )
+
+
+class AliasForm(BaseModel):
+    """Another name for a channel, as other channels' files write it."""
+
+    alias: SafeText = Field(min_length=1, max_length=64)
+    channel: str = Field(min_length=1, max_length=32)
+
+
+@blueprint.post("/warnings/aliases")
+@view(ADMIN, SUPERVISOR)
+def add_alias(actor: Actor) -> ResponseReturnValue:
+    """Accept another name for a channel in later imports."""
+    form = parse_form(AliasForm)
+    row = channel_imports.add_channel_alias(actor, form.alias, form.channel)
+    flash(f"已登记渠道别名：{row.alias} → {channel_imports.CHANNELS[row.channel]}")
+    return redirect(url_for("console_supervision.warnings"))
+
+
+@blueprint.post("/warnings/aliases/<int:alias_id>/delete")
+@view(ADMIN, SUPERVISOR)
+def remove_alias(actor: Actor, alias_id: int) -> ResponseReturnValue:
+    """Stop accepting a channel alias."""
+    channel_imports.remove_channel_alias(actor, alias_id)
+    flash("已删除渠道别名")
+    return redirect(url_for("console_supervision.warnings"))
 
 
 @blueprint.post("/warnings/import")

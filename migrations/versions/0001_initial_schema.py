@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 07:21:16.513741
+Create Date: 2026-12-05 08:41:01.858601
 
 """
 from alembic import op
@@ -194,6 +194,16 @@ def upgrade():
     sa.Column('updated_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['updated_by'], ['staff_accounts.id'], name=op.f('fk_calendar_years_updated_by_staff_accounts')),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_years'))
+    )
+    op.create_table('channel_aliases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alias', sa.String(length=64), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_accounts.id'], name=op.f('fk_channel_aliases_created_by_staff_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_aliases')),
+    sa.UniqueConstraint('alias', name=op.f('uq_channel_aliases_alias'))
     )
     op.create_table('indicator_targets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -695,6 +705,7 @@ def downgrade():
 
     op.drop_table('qr_codes')
     op.drop_table('indicator_targets')
+    op.drop_table('channel_aliases')
     op.drop_table('calendar_years')
     op.drop_table('background_tasks')
     with op.batch_alter_table('alerts', schema=None) as batch_op:

@@ -165,6 +165,19 @@ class Letter(Base):
     issuer: Mapped[StaffAccount] = relationship(foreign_keys=[issued_by])
 
 
+class ChannelAlias(Base):
+    """A name another channel's file may use for a channel (12345热线 -> 12345), kept by staff."""
+
+    __tablename__ = "channel_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Normalised (NFKC, no spaces): the form the import compares with.
+    alias: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChannelRecord(Base):
     """A complaint received through another channel (12345, 信访, 人民网, the national platform)."""
 

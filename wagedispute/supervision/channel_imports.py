@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import logging
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,12 +24,13 @@ from wagedispute.access.actors import Actor, street_scope
 from wagedispute.cases.grouping import normalise_name
 from wagedispute.models import (
     Case,
+    ChannelAlias,
     ChannelRecord,
     StaffRole,
     Street,
 )
 from wagedispute.platform.database import db, unit_of_work, utcnow
-from wagedispute.platform.errors import InvalidInput
+from wagedispute.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_today
 from wagedispute.supervision.daily_check import require_staff_actor
 
@@ -52,6 +55,9 @@ CHANNEL_ALIASES = {
     "全国根治欠薪线索反映平台": "national_platform",
     "国家平台": "national_platform",
     "全国平台": "national_platform",
+    "12345热线": "12345",
+    "12345政务服务热线": "12345",
+    "12345政务热线": "12345",
 }
 # Our own cases count as one channel, whatever the intake path.
 OWN_CHANNEL = "工长制"
@@ -205,12 +211,63 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def parse_channel(value: Any) -> str | None:
-    """The channel code for a channel name (or code), or None."""
-    text = _text(value).replace(" ", "")
+def normalise_alias(value: Any) -> str:
+    """A channel name as compared: NFKC (full-width letters and digits folded), no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value)))
+
+
+def staff_aliases() -> dict[str, str]:
+    """The aliases staff added in the console (normalised alias -> channel code)."""
+    return dict(db.session.execute(sa.select(ChannelAlias.alias, ChannelAlias.channel)).all())
+
+
+def parse_channel(value: Any, aliases: dict[str, str] | None = None) -> str | None:
+    """The channel code for a channel name (or code), or None: built-in names first, then the
+    aliases staff added (``staff_aliases()``; looked up here when not given)."""
+    text = normalise_alias(value)
     if text in CHANNELS:
         return text
-    return CHANNEL_ALIASES.get(text)
+    if text in CHANNEL_ALIASES:
+        return CHANNEL_ALIASES[text]
+    return (staff_aliases() if aliases is None else aliases).get(text)
+
+
+def list_channel_aliases(actor: Actor) -> list[ChannelAlias]:
+    """The staff-kept aliases, by name."""
+    require_staff_actor(actor)
+    return list(db.session.scalars(sa.select(ChannelAlias).order_by(ChannelAlias.alias)))
+
+
+def add_channel_alias(actor: Actor, alias: str, channel: str) -> ChannelAlias:
+    """Accept ``alias`` as a name of ``channel`` in later imports (district staff)."""
+    require_staff_actor(actor)
+    if actor.staff_role == StaffRole.STREET_STAFF:
+        raise Forbidden("只有区信访局工作人员可以维护渠道名称")
+    name = normalise_alias(alias)
+    if not name or len(name) > 64:
+        raise InvalidInput("请填写渠道名称（64字以内）", code="alias_required")
+    if channel not in CHANNELS:
+        raise InvalidInput("请选择对应的渠道", code="unknown_channel")
+    if name in CHANNELS or name in CHANNEL_ALIASES:
+        raise Conflict(f"“{name}”已是系统内置的渠道名称", code="alias_builtin")
+    with unit_of_work():
+        if db.session.scalars(sa.select(ChannelAlias).where(ChannelAlias.alias == name)).first():
+            raise Conflict(f"“{name}”已登记", code="alias_exists")
+        row = ChannelAlias(alias=name, channel=channel, created_by=actor.id, created_at=utcnow())
+        db.session.add(row)
+    return row
+
+
+def remove_channel_alias(actor: Actor, alias_id: int) -> None:
+    """Stop accepting a staff-added alias."""
+    require_staff_actor(actor)
+    if actor.staff_role == StaffRole.STREET_STAFF:
+        raise Forbidden("只有区信访局工作人员可以维护渠道名称")
+    with unit_of_work():
+        row = db.session.get(ChannelAlias, alias_id)
+        if row is None:
+            raise NotFound()
+        db.session.delete(row)
 
 
 def parse_date(value: Any) -> date | None:
@@ -256,7 +313,11 @@ def _street_lookup() -> dict[str, Street]:
 
 
 def validate_row(
-    number: int, raw: dict[str, Any], streets: dict[str, Street], actor: Actor
+    number: int,
+    raw: dict[str, Any],
+    streets: dict[str, Street],
+    actor: Actor,
+    aliases: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any] | None, list[RowError]]:
     """Check one row; return the clean values, or None with the row's errors in Chinese."""
     errors: list[RowError] = []
@@ -265,9 +326,13 @@ def validate_row(
         errors.append(RowError(number, FIELD_LABELS[name], message))
 
     clean: dict[str, Any] = {}
-    channel = parse_channel(raw.get("channel"))
+    channel = parse_channel(raw.get("channel"), aliases)
     if channel is None:
-        bad("channel", "渠道应为 12345/民意速办、信访、人民网 或 全国根治欠薪线索反映平台")
+        bad(
+            "channel",
+            "渠道应为 12345/民意速办、信访、人民网 或 全国根治欠薪线索反映平台"
+            "（其他叫法可在“预警”页登记为渠道别名）",
+        )
     clean["channel"] = channel
     received = parse_date(raw.get("received_on"))
     if received is None:
@@ -384,13 +449,14 @@ def import_channel_records(
     report = progress or (lambda pct, message: None)
     raw_rows = read_table(filename, data)
     streets = _street_lookup()
+    aliases = staff_aliases()
     result = ImportResult()
     good: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
     step = max(1, len(raw_rows) // 10)
     for offset, raw in enumerate(raw_rows):
         number = offset + 2
-        clean, errors = validate_row(number, raw, streets, actor)
+        clean, errors = validate_row(number, raw, streets, actor, aliases)
         result.errors.extend(errors)
         if clean is not None:
             clean["fingerprint"] = _fingerprint(clean)
