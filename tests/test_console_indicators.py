@@ -40,7 +40,7 @@ for (src, dst), roles in TRANSITIONS.items():
 PAID = (Outcome.PAID_IN_FULL, Outcome.PAID_IN_PART, Outcome.INSTALMENT_PLAN)
 
 
-def simulate_year(seed: int = 2025, cases: int = 260) -> None:
+def simulate_year(seed: int = 2026, cases: int = 260) -> None:
     """Insert cases and events spread over the year, each walk following the state machine."""
     rng = random.Random(seed)
     foremen = list(db.session.scalars(sa.select(Foreman)))
@@ -137,11 +137,10 @@ def simulate_year(seed: int = 2025, cases: int = 260) -> None:
         case.updated_at = at
         if status in OPEN_STATUSES and rng.random() < 0.08:
             case.clock_paused_at = at
+        # A worker rates a case once (handling.followup refuses a second rating).
         if status in (S.CLOSED, S.RESOLVED) and rng.random() < 0.8:
-            for _ in range(rng.choice([1, 1, 2])):
-                at = at + timedelta(hours=rng.random() * 100)
-                if at >= NOW:
-                    break
+            at = at + timedelta(hours=rng.random() * 100)
+            if at < NOW:
                 events.append(
                     CaseEvent(
                         case_id=case.id,

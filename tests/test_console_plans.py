@@ -113,7 +113,9 @@ WHERE c.number LIKE 'YT-B-%%'
 def fill_console_data(
     app: Flask, *, cases: int, events_per_case: int, start: datetime, span_days: int
 ) -> None:
-    """Seed the demo district, then bulk-insert cases and events in SQL, then ANALYZE."""
+    """Seed the demo district, bulk-insert cases and events in SQL, count their daily figures,
+    then ANALYZE."""
+    from wagedispute.cases.figures import rebuild_daily_figures
     from wagedispute.dev.demo import seed_demo
 
     with app.app_context():
@@ -130,6 +132,9 @@ def fill_console_data(
                 },
             )
             conn.exec_driver_sql(FILL_EVENTS, {"per_case": events_per_case})
+        # Rows written in bulk SQL bypass the flush that keeps daily_figures current.
+        rebuild_daily_figures()
+        db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
 

@@ -9,13 +9,13 @@ import openpyxl
 import sqlalchemy as sa
 
 from wagedispute.access.actors import Actor
+from wagedispute.cases.figures import recovered_fen
 from wagedispute.cases.lifecycle import StepRequest, transition_case
 from wagedispute.handling.dispatch import suggest_team
 from wagedispute.models import Case, CaseStatus, Complainant, Outcome, Role, StaffRole, Urgency
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.timekeeping import district_today
 from wagedispute.supervision.exports import export_indicators
-from wagedispute.supervision.figures import recovered_fen
 from wagedispute.supervision.indicators import compute_dashboard
 from wagedispute.supervision.weekly_packs import build_weekly_packs, week_start_of
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
+from wagedispute.cases.figures import install_daily_figures
 from wagedispute.platform.config import load_settings, sqlite_url
 from wagedispute.platform.database import db
 from wagedispute.platform.pii import PiiVault
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
     app.extensions["wagedispute.pii"] = PiiVault(app.config["SECRET_KEY"])
+    install_daily_figures()
     return app
 
 

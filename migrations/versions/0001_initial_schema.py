@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 08:41:01.858601
+Create Date: 2026-12-05 12:16:17.266717
 
 """
 from alembic import op
@@ -68,6 +68,22 @@ def upgrade():
     sa.Column('updated_at', wagedispute.platform.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_consents')),
     sa.UniqueConstraint('openid', 'template', name=op.f('uq_subscription_consents_openid'))
+    )
+    op.create_table('daily_figures',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('street_id', sa.Integer(), nullable=False),
+    sa.Column('received', sa.Integer(), nullable=False),
+    sa.Column('received_closed', sa.Integer(), nullable=False),
+    sa.Column('received_excluded', sa.Integer(), nullable=False),
+    sa.Column('resolved', sa.Integer(), nullable=False),
+    sa.Column('resolved_with_due', sa.Integer(), nullable=False),
+    sa.Column('resolved_on_time', sa.Integer(), nullable=False),
+    sa.Column('recovered_fen', sa.BigInteger(), nullable=False),
+    sa.Column('workers_helped', sa.Integer(), nullable=False),
+    sa.Column('rating_total', sa.Integer(), nullable=False),
+    sa.Column('ratings', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_daily_figures_street_id_streets')),
+    sa.PrimaryKeyConstraint('day', 'street_id', name=op.f('pk_daily_figures'))
     )
     op.create_table('disposal_teams',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -730,6 +746,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_disposal_teams_street_id'))
 
     op.drop_table('disposal_teams')
+    op.drop_table('daily_figures')
     op.drop_table('subscription_consents')
     op.drop_table('streets')
     op.drop_table('letter_number_counters')

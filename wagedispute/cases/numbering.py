@@ -13,16 +13,14 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from wagedispute.models import CaseNumberCounter, LetterKind, LetterNumberCounter
+from wagedispute.platform.database import upsert_insert
 from wagedispute.platform.timekeeping import district_year
 
 log = logging.getLogger(__name__)
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 # The counter tables, one row per (prefix, year) each: the same shape, the same helper.
 Counter = type[CaseNumberCounter] | type[LetterNumberCounter]
@@ -34,7 +32,7 @@ def next_in_sequence(session: Session, counter: Counter, prefix: str, year: int)
     An upsert that increments and returns the counter holds the row lock until the caller
     commits, so concurrent writers never share a value, and a rollback gives its value back.
     """
-    insert = _INSERTS[session.get_bind().dialect.name]
+    insert = upsert_insert(session)
     stmt = (
         insert(counter)
         .values(prefix=prefix, year=year, value=1)

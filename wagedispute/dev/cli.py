@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
+from wagedispute.cases.figures import rebuild_daily_figures
 from wagedispute.dev.demo import DemoAlreadyPlayed, play_demo_week, seed_demo
+from wagedispute.platform.database import unit_of_work
 
 
 def register(app: Flask) -> None:
@@ -16,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(qr_rotate_command)
     app.cli.add_command(relay_command)
     app.cli.add_command(issue_binding_code_command)
+    app.cli.add_command(rebuild_figures_command)
 
 
 @click.command("seed-demo")
@@ -144,3 +147,12 @@ def issue_binding_code_command(foreman_id: int | None, team_member_id: int | Non
         raise click.ClickException(exc.message) from exc
     click.echo(f"绑定码：{issued.code}")
     click.echo(f"有效期至 {district_text(issued.expires_at)}（北京时间），仅可使用一次")
+
+
+@click.command("rebuild-figures")
+def rebuild_figures_command() -> None:
+    """Recompute the dashboard's daily figures from the cases and ratings (needed only after
+    cases were written by bulk SQL, outside the application)."""
+    with unit_of_work():
+        rows = rebuild_daily_figures()
+    click.echo(f"每日统计已重算：{rows} 行")

@@ -16,7 +16,7 @@ from wagedispute.models.cases import (
     Evidence,
     IdempotencyRecord,
 )
-from wagedispute.models.console import IndicatorTarget, PiiAccessLog
+from wagedispute.models.console import DailyFigures, IndicatorTarget, PiiAccessLog
 from wagedispute.models.enums import (
     OPEN_STATUSES,
     CalendarDayKind,
@@ -63,6 +63,7 @@ __all__ = [
     "CalendarDay",
     "CalendarDayKind",
     "CalendarYear",
+    "DailyFigures",
     "NationalConclusion",
     "NationalLead",
     "ReceptionDay",

@@ -58,10 +58,14 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    status: Mapped[CaseStatus] = mapped_column(enum_type(CaseStatus), default=CaseStatus.RECEIVED)
+    # active_history on the columns the period figures read: daily_figures takes back a case's
+    # old contribution, so the old value must be known when one of them is set.
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_type(CaseStatus), default=CaseStatus.RECEIVED, active_history=True
+    )
     channel: Mapped[Channel] = mapped_column(enum_type(Channel))
     foreman_id: Mapped[int | None] = mapped_column(sa.ForeignKey("foremen.id"), index=True)
-    street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id"))
+    street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id"), active_history=True)
     qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
     team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("disposal_teams.id"), index=True)
     complainant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("complainants.id"), index=True)
@@ -71,7 +75,7 @@ class Case(Base):
     site_address: Mapped[str | None] = mapped_column(sa.String(255))
     # [{"role": "总包", "name": "...", "uscc": "..."}]; normalised for matching at intake.
     employers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    workers_affected: Mapped[int] = mapped_column(default=1)
+    workers_affected: Mapped[int] = mapped_column(default=1, active_history=True)
     amount_owed_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     period_start: Mapped[date | None] = mapped_column(sa.Date)
     period_end: Mapped[date | None] = mapped_column(sa.Date)
@@ -97,22 +101,26 @@ class Case(Base):
     # The earlier case of the same worker about the same site this one probably repeats.
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
 
-    outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))
-    outcome_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome), active_history=True)
+    outcome_data: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, active_history=True
+    )
     flagged_to_bureau: Mapped[bool] = mapped_column(default=False)
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, index=True, active_history=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), active_history=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # SLA clocks (DESIGN.md §5): deadlines on the working-day calendar, set by the clocks service.
     dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), active_history=True)
     # While waiting for the worker the clocks stop; deadlines move by the paused time on resume.
     clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # 0 none, 1 assignee reminded, 2 foreman told, 3 flagged to the bureau.

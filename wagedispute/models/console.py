@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,3 +40,29 @@ class IndicatorTarget(Base):
     value: Mapped[float] = mapped_column(sa.Numeric(16, 2, asdecimal=False))
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DailyFigures(Base):
+    """The dashboard's period figures of one street on one district-local day, kept current.
+
+    Each case adds to the day it was received and to the day of its latest resolution, and each
+    rating to the day it was given (``wagedispute.cases.figures`` writes the changes in the same
+    flush as the case or the rating, so the rows always equal the cases they count). Summing
+    the days of a year or a week gives the figures ``period_figures`` computes from the cases,
+    without reading the cases.
+    """
+
+    __tablename__ = "daily_figures"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id"), primary_key=True)
+    received: Mapped[int] = mapped_column(default=0)
+    received_closed: Mapped[int] = mapped_column(default=0)
+    received_excluded: Mapped[int] = mapped_column(default=0)
+    resolved: Mapped[int] = mapped_column(default=0)
+    resolved_with_due: Mapped[int] = mapped_column(default=0)
+    resolved_on_time: Mapped[int] = mapped_column(default=0)
+    recovered_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    workers_helped: Mapped[int] = mapped_column(default=0)
+    rating_total: Mapped[int] = mapped_column(default=0)
+    ratings: Mapped[int] = mapped_column(default=0)

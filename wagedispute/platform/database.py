@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from wagedispute.platform.errors import Conflict
@@ -73,6 +75,16 @@ def enum_type(enum_cls: type) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def upsert_insert(session: Session | sa.Connection) -> Callable[..., Any]:
+    """The ``insert`` of the session's (or connection's) database that offers
+    ``on_conflict_do_update``."""
+    bind = session if isinstance(session, sa.Connection) else session.get_bind()
+    return _UPSERT_INSERTS[bind.dialect.name]
 
 
 AFTER_COMMIT_KEY = "wagedispute.after_commit"

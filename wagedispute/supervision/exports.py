@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from wagedispute.access.actors import Actor, case_scope
 from wagedispute.cases.clocks import is_overdue
+from wagedispute.cases.figures import PeriodFigures, period_figures, recovered_fen
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
@@ -34,7 +35,6 @@ from wagedispute.platform.errors import InvalidInput
 from wagedispute.platform.timekeeping import district_midnight, district_today, in_district
 from wagedispute.supervision.casebook import urgency_expr
 from wagedispute.supervision.daily_check import require_staff_actor
-from wagedispute.supervision.figures import PeriodFigures, period_figures, recovered_fen
 
 ProgressCallback = Callable[[int, str], None]
 
@@ -277,7 +277,7 @@ def export_indicators(
     """The year's indicators per street and team (and the district, for district roles).
 
     Received, resolved, on-time, closure, workers helped and money recovered are the period
-    figures the dashboard shows (``supervision.figures``) over the year; open and 特急 count
+    figures the dashboard shows (``cases.figures``) over the year; open and 特急 count
     the year's received cases by their status and urgency now.
     """
     require_staff_actor(actor)

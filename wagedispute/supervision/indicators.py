@@ -7,10 +7,12 @@ of a street staff member):
 - overdue: open cases past the due time of the clock running in their status
   (``clocks.overdue_clauses``, the one definition), per clock and in total (distinct cases).
 - new this week: cases created since Monday 00:00 of the current week.
-- received this year, on-time rate, closure rate, money recovered, workers helped: the period
-  figures of ``supervision.figures`` over the year (the weekly packs use the same, per week).
+- received this year, on-time rate, closure rate, satisfaction, money recovered, workers
+  helped: the period figures of ``cases.figures`` over the year (the weekly packs use the same,
+  per week), read from the ``daily_figures`` rows kept current beside the cases, so no request
+  reads the year's cases or ratings.
 - 12-week trend: per week (Monday to Sunday), cases created and cases resolved (latest
-  resolution).
+  resolution), from the same rows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import time as clock
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,12 +29,11 @@ from flask import current_app
 
 from wagedispute.access.actors import Actor, case_scope
 from wagedispute.cases.clocks import CLOCK_LABELS, overdue_clauses
+from wagedispute.cases.figures import PeriodFigures, counted_by_day, counted_figures
 from wagedispute.models import (
     OPEN_STATUSES,
     Case,
-    CaseEvent,
     CaseStatus,
-    EventKind,
     IndicatorTarget,
     Role,
     StaffRole,
@@ -42,9 +42,8 @@ from wagedispute.models import (
 )
 from wagedispute.platform.database import db, utcnow
 from wagedispute.platform.errors import Forbidden, InvalidInput
-from wagedispute.platform.timekeeping import district_midnight, district_today, district_year
+from wagedispute.platform.timekeeping import district_today, district_year
 from wagedispute.supervision.casebook import urgency_expr
-from wagedispute.supervision.figures import period_figures, received_in, resolved_in, total
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +130,6 @@ class Dashboard:
         return cls(**raw)
 
 
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    """The UTC instants bounding a local calendar year."""
-    return district_midnight(date(year, 1, 1)), district_midnight(date(year + 1, 1, 1))
-
-
 def week_start(now: datetime) -> date:
     """The Monday of the local week containing ``now``."""
     today = district_today(now)
@@ -157,7 +151,6 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
     now = now or utcnow()
     scope = _scoped(actor)
     year = district_year(now)
-    y0, y1 = year_bounds(year)
     late = overdue_clauses(now)
 
     def flag(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
@@ -193,9 +186,8 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
     street_names = dict(db.session.execute(sa.select(Street.id, Street.name)).all())
     street_ids = [actor.street_id] if actor.street_id is not None else sorted(street_names)
 
-    year_figures = total(period_figures(scope, y0, y1))
-    satisfaction, ratings = _satisfaction(scope, y0, y1)
-    trend = _trend(scope, now)
+    year_figures = counted_figures(actor.street_id, date(year, 1, 1), date(year + 1, 1, 1))
+    trend = _trend(actor.street_id, now)
 
     dashboard = Dashboard(
         year=year,
@@ -215,8 +207,8 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
         received_this_year=year_figures.received,
         on_time_rate=year_figures.on_time_rate,
         closure_rate=year_figures.closure_rate,
-        satisfaction=satisfaction,
-        ratings=ratings,
+        satisfaction=year_figures.satisfaction,
+        ratings=year_figures.ratings,
         money_recovered_fen=year_figures.recovered_fen,
         workers_helped=year_figures.workers_helped,
         trend=trend,
@@ -226,56 +218,16 @@ def compute_dashboard(actor: Actor, *, now: datetime | None = None) -> Dashboard
     return dashboard
 
 
-def _satisfaction(
-    scope: sa.ColumnElement[bool], y0: datetime, y1: datetime
-) -> tuple[float | None, int]:
-    """Mean of each case's latest rating made in the period.
-
-    The ratings of a year are read in id order and the latest per case kept in Python: one pass
-    over an index range, cheaper than a "latest per group" join on every backend.
-    """
-    stmt = (
-        sa.select(CaseEvent.case_id, CaseEvent.data["score"].as_integer())
-        .where(
-            CaseEvent.kind == EventKind.RATING,
-            CaseEvent.created_at >= y0,
-            CaseEvent.created_at < y1,
-        )
-        .order_by(CaseEvent.id)
-    )
-    if scope is not _EVERYTHING:
-        stmt = stmt.where(CaseEvent.case_id.in_(sa.select(Case.id).where(scope)))
-    latest: dict[int, int] = {}
-    for case_id, score in db.session.execute(stmt):
-        latest[case_id] = score
-    scores = [v for v in latest.values() if isinstance(v, int) and 1 <= v <= 5]
-    if not scores:
-        return None, 0
-    return round(sum(scores) / len(scores), 2), len(scores)
-
-
-def _trend(scope: sa.ColumnElement[bool], now: datetime) -> list[WeekPoint]:
+def _trend(street_id: int | None, now: datetime) -> list[WeekPoint]:
     """Cases created and resolved per week over the last 12 weeks (this week last)."""
     first = week_start(now) - timedelta(weeks=TREND_WEEKS - 1)
-    edges = [district_midnight(first + timedelta(weeks=i)) for i in range(TREND_WEEKS + 1)]
-
-    def buckets(within: Callable[[datetime, datetime], sa.ColumnElement[bool]]) -> list[int]:
-        row = db.session.execute(
-            sa.select(
-                *(
-                    sa.func.sum(sa.case((within(a, b), 1), else_=0))
-                    for a, b in zip(edges, edges[1:], strict=False)
-                )
-            ).where(scope, within(edges[0], edges[-1]))
-        ).one()
-        return [int(v or 0) for v in row]
-
-    # The same definitions as the period figures (and so as the weekly packs).
-    received = buckets(received_in)
-    resolved = buckets(resolved_in)
+    days = counted_by_day(street_id, first, first + timedelta(weeks=TREND_WEEKS))
+    weeks = [PeriodFigures() for _ in range(TREND_WEEKS)]
+    for day, figures in days.items():
+        weeks[(day - first).days // 7].add(figures)
     return [
-        WeekPoint((first + timedelta(weeks=i)).isoformat(), received[i], resolved[i])
-        for i in range(TREND_WEEKS)
+        WeekPoint((first + timedelta(weeks=i)).isoformat(), week.received, week.resolved)
+        for i, week in enumerate(weeks)
     ]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wagedispute.access.actors import Actor, street_scope
 from wagedispute.cases.clocks import overdue_clause
+from wagedispute.cases.figures import period_figures
 from wagedispute.models import (
     Case,
     CaseEvent,
@@ -29,7 +30,6 @@ from wagedispute.platform.errors import InvalidInput, NotFound
 from wagedispute.platform.timekeeping import district_midnight, in_district
 from wagedispute.supervision.daily_check import require_staff_actor
 from wagedispute.supervision.documents import build_pdf, pdf_styles, pdf_table
-from wagedispute.supervision.figures import period_figures
 
 ProgressCallback = Callable[[int, str], None]
 
@@ -63,7 +63,7 @@ def _figures_for_week(week_start: date) -> dict[int, dict[str, Any]]:
     """Street id -> that street's figures for the week, with per-team rows and overdue cases.
 
     new, resolved and money recovered are the period figures the dashboard uses
-    (``supervision.figures``); overdue is the clocks' one definition, at the week's end (or
+    (``cases.figures``); overdue is the clocks' one definition, at the week's end (or
     now, for the current week).
     """
     start = district_midnight(week_start)
