@@ -120,11 +120,15 @@ def _from_cases(street_id: int | None, first: date, end: date) -> PeriodFigures:
 
 def _rows() -> dict[tuple[date, int], dict[str, int]]:
     """The non-zero figures of each day (a day whose cases all moved away keeps a zero row)."""
+    summed: dict[tuple[date, int], PeriodFigures] = {}
+    for r in db.session.scalars(sa.select(DailyFigures)):  # a day's shards added up
+        row = PeriodFigures(**{name: getattr(r, name) for name in asdict(PeriodFigures())})
+        summed.setdefault((r.day, r.street_id), PeriodFigures()).add(row)
     out = {}
-    for r in db.session.scalars(sa.select(DailyFigures)):
-        figures = {name: getattr(r, name) for name in asdict(PeriodFigures()) if getattr(r, name)}
-        if figures:
-            out[(r.day, r.street_id)] = figures
+    for key, figures in summed.items():
+        non_zero = {name: value for name, value in asdict(figures).items() if value}
+        if non_zero:
+            out[key] = non_zero
     return out
 
 
@@ -172,11 +176,15 @@ def test_daily_figures_agree_with_the_cases_after_random_lifecycles(district):
     assert compared > 1000  # the periods hold real cases, resolutions and ratings
 
     kept = _rows()
+    used = db.session.scalar(sa.select(sa.func.count(sa.distinct(DailyFigures.shard))))
+    assert used > 1  # concurrent writers of a day spread over its shards
     assert any(v.get("recovered_fen") for v in kept.values())
     assert any(v.get("ratings") for v in kept.values())
     rebuild_daily_figures()
     db.session.commit()
     assert _rows() == kept  # maintained row by row == recomputed from scratch
+    used = db.session.scalar(sa.select(sa.func.count(sa.distinct(DailyFigures.shard))))
+    assert used == 1  # the rebuild writes one row per day and street
 
 
 def test_a_case_change_that_moves_no_figure_writes_no_row(district, make_case):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 12:16:17.266717
+Create Date: 2026-12-05 12:36:16.771385
 
 """
 from alembic import op
@@ -72,6 +72,7 @@ def upgrade():
     op.create_table('daily_figures',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('street_id', sa.Integer(), nullable=False),
+    sa.Column('shard', sa.SmallInteger(), nullable=False),
     sa.Column('received', sa.Integer(), nullable=False),
     sa.Column('received_closed', sa.Integer(), nullable=False),
     sa.Column('received_excluded', sa.Integer(), nullable=False),
@@ -83,7 +84,7 @@ def upgrade():
     sa.Column('rating_total', sa.Integer(), nullable=False),
     sa.Column('ratings', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_daily_figures_street_id_streets')),
-    sa.PrimaryKeyConstraint('day', 'street_id', name=op.f('pk_daily_figures'))
+    sa.PrimaryKeyConstraint('day', 'street_id', 'shard', name=op.f('pk_daily_figures'))
     )
     op.create_table('disposal_teams',
     sa.Column('id', sa.Integer(), nullable=False),

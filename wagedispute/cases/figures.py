@@ -28,6 +28,7 @@ lifecycles; ``rebuild_daily_figures`` recomputes them after rows were written in
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -288,6 +289,8 @@ def _street_of(session: Session, case_id: int) -> int | None:
 
 
 PENDING_DELTAS = "wagedispute.daily_figures.pending"
+# Rows per (day, street): more shards, less waiting between concurrent intakes of one street.
+DAY_SHARDS = 16
 
 
 def _add_contributions(
@@ -339,11 +342,13 @@ def count_flushed_changes(session: Session, flush_context: Any) -> None:
 def _add_to_days(connection: sa.Connection, deltas: Mapping[DayKey, PeriodFigures]) -> None:
     table = DailyFigures.__table__
     insert = upsert_insert(connection)
+    # One shard per flush, picked at random: concurrent writers of a day seldom share a row.
+    shard = random.randrange(DAY_SHARDS)
     for (day, street_id), figures in sorted(deltas.items()):
         values = {name: getattr(figures, name) for name in FIGURE_FIELDS}
-        stmt = insert(table).values(day=day, street_id=street_id, **values)
+        stmt = insert(table).values(day=day, street_id=street_id, shard=shard, **values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.day, table.c.street_id],
+            index_elements=[table.c.day, table.c.street_id, table.c.shard],
             set_={name: table.c[name] + stmt.excluded[name] for name in FIGURE_FIELDS},
         )
         connection.execute(stmt)

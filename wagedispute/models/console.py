@@ -56,6 +56,9 @@ class DailyFigures(Base):
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     street_id: Mapped[int] = mapped_column(sa.ForeignKey("streets.id"), primary_key=True)
+    # A day's figures are spread over a few rows that readers add up: concurrent intakes of one
+    # street and day each lock one of them, not all the same row, until they commit.
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, default=0)
     received: Mapped[int] = mapped_column(default=0)
     received_closed: Mapped[int] = mapped_column(default=0)
     received_excluded: Mapped[int] = mapped_column(default=0)
