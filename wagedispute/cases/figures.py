@@ -12,16 +12,16 @@ For a period [start, end) (a local calendar year on the dashboard, a local week 
 - workers helped: ``workers_affected`` of the settled cases paid in full, in part or by
   instalments.
 - closed / excluded: of the received cases, those now closed / rejected or withdrawn.
-
 - satisfaction: the mean of the ratings given in the period (one per case).
 
 Overdue is not a period figure: it is a clock state (``wagedispute.cases.clocks``).
 
 ``period_figures`` computes the figures from the cases (the weekly packs and exports, which
 group by team, use it). The dashboard reads the same figures from ``daily_figures``, one row per
-street and district-local day, kept current by ``count_flushed_changes``: whenever a flush
-inserts or changes a case or adds a rating, the same flush adds the difference the change makes
-to the days it counts on (``case_contributions``, the Python form of the definitions above).
+street and district-local day (in a few shards), kept current by two flush hooks
+(``note_changed_cases`` before, ``count_flushed_changes`` after): whenever a flush inserts or
+changes a case or adds a rating, the same flush adds the difference the change makes to the
+days it counts on (``case_contributions``, the Python form of the definitions above).
 ``tests/test_daily_figures.py`` checks that the rows equal ``period_figures`` after random
 lifecycles; ``rebuild_daily_figures`` recomputes them after rows were written in bulk SQL.
 """
@@ -100,7 +100,7 @@ class PeriodFigures:
 
     def add(self, other: PeriodFigures) -> None:
         """Add another scope's figures to these (a street's teams into the street, ...)."""
-        for name in self.__dataclass_fields__:
+        for name in FIGURE_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
@@ -403,24 +403,23 @@ def rebuild_daily_figures(*, batch: int = 5000) -> int:
 def counted_figures(street_id: int | None, first_day: date, end_day: date) -> PeriodFigures:
     """The figures of a street (``None``: the district) over the days [first_day, end_day),
     read from ``daily_figures``."""
-    return counted_by_day(street_id, first_day, end_day, per_day=False).get(
-        first_day, PeriodFigures()
-    )
+    return total(counted_by_day(street_id, first_day, end_day))
 
 
 def counted_by_day(
-    street_id: int | None, first_day: date, end_day: date, *, per_day: bool = True
+    street_id: int | None, first_day: date, end_day: date
 ) -> dict[date, PeriodFigures]:
     """The ``daily_figures`` of a street (``None``: the district) per day in [first_day,
-    end_day); with ``per_day=False`` one total under ``first_day``."""
-    sums = [sa.func.coalesce(sa.func.sum(DailyFigures.__table__.c[n]), 0) for n in FIGURE_FIELDS]
-    stmt = sa.select(*sums).where(DailyFigures.day >= first_day, DailyFigures.day < end_day)
+    end_day), its shards (and the district's streets) added up."""
+    table = DailyFigures.__table__
+    stmt = (
+        sa.select(table.c.day, *(sa.func.sum(table.c[name]) for name in FIGURE_FIELDS))
+        .where(table.c.day >= first_day, table.c.day < end_day)
+        .group_by(table.c.day)
+    )
     if street_id is not None:
-        stmt = stmt.where(DailyFigures.street_id == street_id)
-    if per_day:
-        stmt = stmt.add_columns(DailyFigures.day).group_by(DailyFigures.day)
-    out: dict[date, PeriodFigures] = {}
-    for row in db.session.execute(stmt):
-        day = row[-1] if per_day else first_day
-        out[day] = PeriodFigures(**{n: int(v) for n, v in zip(FIGURE_FIELDS, row, strict=False)})
-    return out
+        stmt = stmt.where(table.c.street_id == street_id)
+    return {
+        day: PeriodFigures(**{n: int(v) for n, v in zip(FIGURE_FIELDS, sums, strict=True)})
+        for day, *sums in db.session.execute(stmt)
+    }

@@ -157,7 +157,7 @@ class CaseEvent(Base):
     """An append-only audit row: who changed what on a case, when, from what to what."""
 
     __tablename__ = "case_events"
-    # Console: ratings (kind "rating") by period for the satisfaction figure.
+    # Events of one kind by period (a week's status changes in the weekly packs, the ratings).
     __table_args__ = (sa.Index("ix_case_events_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
